@@ -1,0 +1,247 @@
+"""The `wiretrace-batch` Prefect flow: thin tasks over shards that call `pipeline/` and pass Parquet paths.
+
+Task runs per flow run: ingest, candidates and resolve once each, and featurize and verify over groups of shards,
+at most `MAX_TASKS_PER_STAGE` each: Prefect's event queue overflows with thousands of task runs per flow run, so
+a million documents is still about 200 task runs, each doing seconds of work.
+"""
+
+import json
+import platform
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from prefect import flow, task, unmapped
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import BaseModel, Field
+
+from flows import progress
+from pipeline import __version__, align, candidates, cluster, ingest, provenance, schema, signatures, store
+from pipeline.config import Config
+
+
+class BatchParams(BaseModel):
+    """Parameters of one batch run: where to read, where to write, and the full validated configuration."""
+
+    inputs: list[str] = Field(min_length=1, description="Files or folders of .txt, JSONL, CSV or Parquet")
+    output: str = Field(description="Output folder (Parquet tables, report)")
+    config: Config = Field(default_factory=Config)
+    run_id: str | None = Field(default=None, description="Run id; a new time-sortable id when not given")
+
+
+def _store(params: BatchParams, run_id: str) -> store.RunStore:
+    return store.RunStore(params.output, run_id)
+
+
+@task(name="ingest", cache_policy=NO_CACHE, persist_result=False)
+def ingest_task(params: BatchParams, run_id: str) -> dict[str, Any]:
+    """Stream every input into raw document shards and staged rejects; returns shard paths and counts."""
+    run = _store(params, run_id)
+    files = ingest.discover_files(params.inputs)
+    stats = ingest.IngestStats()
+    report = progress.current()
+    report.stage("ingest", len(files))
+    shard_paths: list[str] = []
+    reject_parts = 0
+    for number, shard in enumerate(ingest.shards(files, params.config.ingest, run_id, stats)):
+        if shard.documents.num_rows:
+            path = store.write_parquet(shard.documents, run.work_path(f"raw-{number:05d}.parquet"))
+            shard_paths.append(str(path))
+        if shard.rejects.num_rows:
+            run.stage("rejects", shard.rejects, f"{reject_parts:05d}")
+            reject_parts += 1
+        report.advance("ingest", 0)
+    report.advance("ingest", len(files))
+    if reject_parts == 0:
+        run.stage("rejects", schema.empty(schema.REJECTS))
+    return {
+        "shards": shard_paths,
+        "stats": {k: v for k, v in vars(stats).items() if k != "files"},
+        "files": stats.files,
+    }
+
+
+MAX_TASKS_PER_STAGE = 100
+
+
+def _groups(items: list[Any], max_groups: int = MAX_TASKS_PER_STAGE) -> list[list[Any]]:
+    """`items` split into at most `max_groups` contiguous groups of near-equal size."""
+    if not items:
+        return []
+    n = min(max_groups, len(items))
+    size, extra = divmod(len(items), n)
+    out, start = [], 0
+    for i in range(n):
+        end = start + size + (1 if i < extra else 0)
+        out.append(items[start:end])
+        start = end
+    return out
+
+
+@task(name="featurize", cache_policy=NO_CACHE, persist_result=False)
+def featurize_task(params: BatchParams, run_id: str, shards: list[tuple[int, str]]) -> list[str]:
+    """Normalise shards and compute their signatures; stages their documents, returns features paths."""
+    run = _store(params, run_id)
+    paths = []
+    for number, raw_path in shards:
+        documents, features = signatures.featurize(pq.read_table(raw_path), params.config)
+        run.stage("documents", documents, f"{number:05d}")
+        paths.append(str(store.write_parquet(features, run.work_path(f"features-{number:05d}.parquet"))))
+        Path(raw_path).unlink(missing_ok=True)
+        progress.current().advance("signatures")
+    return paths
+
+
+@task(name="candidates", cache_policy=NO_CACHE, persist_result=False)
+def candidates_task(params: BatchParams, run_id: str, feature_paths: list[str]) -> tuple[str, int, list[int]]:
+    """LSH banding over every shard's band keys; returns the candidates path, their number, and the shards
+    that have candidates on their `a` side."""
+    run = _store(params, run_id)
+    tables = [pq.read_table(p, columns=["band_keys", "shingles"]) for p in feature_paths]
+    table = candidates.candidate_table(tables, params.config.candidates.max_bucket_size)
+    path = store.write_parquet(table, run.work_path("candidates.parquet"))
+    shards = sorted(set(table.column("shard_a").to_pylist())) if table.num_rows else []
+    return str(path), table.num_rows, shards
+
+
+@task(name="verify", cache_policy=NO_CACHE, persist_result=False)
+def verify_task(
+    params: BatchParams, run_id: str, candidates_path: str, feature_paths: list[str], shards_a: list[int]
+) -> list[str]:
+    """Verify the candidates whose first document is in one of `shards_a`."""
+    return [_verify_shard(params, run_id, candidates_path, feature_paths, shard) for shard in shards_a]
+
+
+def _verify_shard(
+    params: BatchParams, run_id: str, candidates_path: str, feature_paths: list[str], shard_a: int
+) -> str:
+    """Verify the candidates whose first document is in `shard_a`, holding at most two shards in memory."""
+    run = _store(params, run_id)
+    cands = pq.read_table(candidates_path, filters=[("shard_a", "=", shard_a)])
+    view_a = align.FeatureView.from_table(pq.read_table(feature_paths[shard_a]))
+    parts = []
+    for shard_b in sorted(set(cands.column("shard_b").to_pylist())):
+        group = cands.filter(pc.equal(cands.column("shard_b"), shard_b))
+        view_b = view_a if shard_b == shard_a else align.FeatureView.from_table(pq.read_table(feature_paths[shard_b]))
+        parts.append(
+            align.verify_pairs(
+                view_a,
+                view_b,
+                group.column("row_a").to_numpy(),
+                group.column("row_b").to_numpy(),
+                params.config.verify,
+                run_id,
+            )
+        )
+    table = pa.concat_tables(parts) if parts else schema.empty(schema.PAIRS)
+    path = store.write_parquet(table, run.work_path(f"pairs-{shard_a:05d}.parquet"))
+    progress.current().advance("verify")
+    return str(path)
+
+
+@task(name="resolve", cache_policy=NO_CACHE, persist_result=False)
+def resolve_task(params: BatchParams, run_id: str, pair_paths: list[str]) -> dict[str, int]:
+    """Clusters, pair direction and origins from all verified pairs; stages pairs, clusters, origins."""
+    run = _store(params, run_id)
+    pairs = pa.concat_tables([pq.read_table(p) for p in pair_paths]) if pair_paths else schema.empty(schema.PAIRS)
+    dated = (
+        pq.read_table(run.staging / "documents", columns=["doc_id", "published_at"])
+        if (run.staging / "documents").exists()
+        else pa.table({"doc_id": [], "published_at": []})
+    )
+    published = dict(zip(dated.column("doc_id").to_pylist(), dated.column("published_at").to_pylist(), strict=True))
+    pairs = provenance.direct_pairs(pairs.sort_by([("doc_id_a", "ascending"), ("doc_id_b", "ascending")]), published)
+    clusters = cluster.clusters_table(pairs, params.config.cluster, run_id)
+    origins = provenance.origins_table(clusters, published, run_id)
+    run.stage("pairs", pairs)
+    run.stage("clusters", clusters)
+    run.stage("origins", origins)
+    run.stage("attributions", schema.empty(schema.ATTRIBUTIONS))
+    counts = {"pairs": pairs.num_rows, "clusters": len(set(clusters.column("cluster_id").to_pylist()))}
+    for relation, n in pc.value_counts(pairs.column("relation")).to_pylist() if pairs.num_rows else []:
+        counts[f"pairs_{relation}"] = n
+    return counts
+
+
+def _versions() -> dict[str, str]:
+    import datasketch
+    import duckdb
+    import prefect
+    import rapidfuzz
+
+    return {
+        "wiretrace": __version__,
+        "python": platform.python_version(),
+        "pyarrow": pa.__version__,
+        "datasketch": datasketch.__version__,
+        "rapidfuzz": rapidfuzz.__version__,
+        "duckdb": duckdb.__version__,
+        "prefect": prefect.__version__,
+    }
+
+
+@flow(name="wiretrace-batch", log_prints=True, validate_parameters=True)
+def batch_flow(params: BatchParams) -> dict[str, Any]:
+    """Ingest -> normalise + signatures (per shard) -> LSH candidates -> verify (per shard) -> clusters and
+    origins -> atomic commit of every table. Returns the run's id, counts and table globs."""
+    started = datetime.now(UTC)
+    clock = time.perf_counter()
+    run_id = params.run_id or store.new_run_id(started)
+    run = _store(params, run_id)
+    run.prepare()
+    report = progress.current()
+    runner_shards = ingest_task(params, run_id)
+    shard_paths = runner_shards["shards"]
+    report.stage("signatures", len(shard_paths))
+    groups = _groups(list(enumerate(shard_paths)))
+    feature_futures = featurize_task.map(unmapped(params), unmapped(run_id), groups)
+    feature_paths = [path for f in feature_futures for path in f.result()]
+    if not feature_paths:
+        run.stage("documents", schema.empty(schema.DOCUMENTS))
+    cand_path, n_candidates, shards_a = candidates_task(params, run_id, feature_paths)
+    report.stage("verify", len(shards_a))
+    shard_groups = _groups(shards_a)
+    pair_futures = verify_task.map(
+        unmapped(params), unmapped(run_id), unmapped(cand_path), unmapped(feature_paths), shard_groups
+    )
+    pair_paths = [path for f in pair_futures for path in f.result()]
+    resolved = resolve_task(params, run_id, pair_paths)
+    counts = {
+        **runner_shards["stats"],
+        "candidates": n_candidates,
+        **resolved,
+        "seconds": round(time.perf_counter() - clock, 3),
+    }
+    run.commit(
+        {
+            "run_id": run_id,
+            "started_at": started,
+            "finished_at": datetime.now(UTC),
+            "status": "completed",
+            "inputs": [str(Path(p).resolve()) for p in params.inputs],
+            "counts": counts,
+            "config": params.config.model_dump(),
+            "versions": _versions(),
+        }
+    )
+    return {
+        "run_id": run_id,
+        "counts": counts,
+        "output": str(Path(params.output).resolve()),
+        "tables": store.table_globs(params.output),
+    }
+
+
+def run_batch(params: BatchParams) -> dict[str, Any]:
+    """Run the flow with a bounded thread pool sized from the config."""
+    runner = ThreadPoolTaskRunner(max_workers=params.config.run.max_workers)
+    return batch_flow.with_options(task_runner=runner)(params)
+
+
+def summary_json(result: dict[str, Any]) -> str:
+    return json.dumps(result, indent=2, default=str)

@@ -1,0 +1,418 @@
+"""Ingest: .txt folders, JSONL, CSV and Parquet -> shards of the `documents` table, plus `rejects`.
+
+Records stream through in shards of `shard_size`, so memory is bounded by the shard, not the corpus. The only state
+kept across shards is the set of ids already seen (duplicate ids: the first wins).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline import schema
+from pipeline.config import IngestConfig
+
+log = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = {".txt"}
+JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
+CSV_SUFFIXES = {".csv", ".tsv"}
+PARQUET_SUFFIXES = {".parquet", ".pq"}
+KNOWN_SUFFIXES = TEXT_SUFFIXES | JSONL_SUFFIXES | CSV_SUFFIXES | PARQUET_SUFFIXES
+
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+
+class InputError(ValueError):
+    """An input path cannot be read at all (missing, unknown format); raised before any work starts."""
+
+
+@dataclass
+class Record:
+    doc_id: str | None
+    source: str | None
+    url: str | None
+    published_at: Any
+    title: str | None
+    text: Any
+    lang: str | None
+    file: str
+    record: int | None
+
+
+@dataclass
+class Reject:
+    file: str
+    record: int | None
+    doc_id: str | None
+    reason: str
+    detail: str
+
+
+@dataclass
+class Shard:
+    documents: pa.Table
+    rejects: pa.Table
+
+
+@dataclass
+class IngestStats:
+    records: int = 0
+    documents: int = 0
+    rejects: int = 0
+    unparsable_dates: int = 0
+    missing_dates: int = 0
+    files: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- dates
+
+_DATE_FORMATS = (
+    "%Y-%m-%d %H:%M:%S%z",
+    "%Y-%m-%d %H:%M%z",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y",
+    "%B %d, %Y %I:%M %p",
+    "%B %d, %Y",
+    "%b %d, %Y",
+    "%d %B %Y",
+    "%d %b %Y",
+    "%A, %B %d, %Y",
+)
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """A UTC datetime for `value` (ISO 8601, RFC 2822, epoch seconds, common written forms), or None.
+
+    Naive times are taken as UTC: scrapers mostly store UTC, and a wrong zone shifts order by hours, not days.
+    """
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = value / 1000 if value > 1e11 else value  # milliseconds are common in scraped JSON
+        try:
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    text = str(value).strip()
+    if not text:
+        return None
+    parsed = _parse_text_timestamp(text)
+    if parsed is None:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _parse_text_timestamp(text: str) -> datetime | None:
+    iso = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
+    try:
+        return datetime.fromisoformat(iso)
+    except ValueError:
+        pass
+    try:
+        return parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        pass
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    return None
+
+
+# ---------------------------------------------------------------- input discovery
+
+
+def discover_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Every readable input file under `paths`, in a stable order; raises InputError for a bad path."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise InputError(f"input not found: {path}")
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in KNOWN_SUFFIXES)
+            found = [p for p in found if not _is_sidecar(p)]
+            if not found:
+                raise InputError(f"input folder {path} has no .txt, .jsonl, .csv or .parquet files")
+            files.extend(found)
+        elif path.suffix.lower() in KNOWN_SUFFIXES:
+            files.append(path)
+        else:
+            raise InputError(f"input {path}: unknown format {path.suffix!r}; expected one of {sorted(KNOWN_SUFFIXES)}")
+    return files
+
+
+def _is_sidecar(path: Path) -> bool:
+    return path.stem == "sources" and path.suffix.lower() in {".json", ".csv"}
+
+
+# ---------------------------------------------------------------- readers: each yields Record | Reject
+
+
+def _read_txt(path: Path, cfg: IngestConfig, sources: dict[str, str]) -> Iterator[Record | Reject]:
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        yield Reject(str(path), None, path.stem, "undecodable", f"not UTF-8: {exc.reason} at byte {exc.start}")
+        return
+    source = sources.get(path.name) or sources.get(path.stem) or path.parent.name
+    yield Record(path.stem, source, None, None, title_from_text(text), text, None, str(path), None)
+
+
+def title_from_text(text: str) -> str | None:
+    """The first non-empty line when it looks like a headline: short, more text follows, no sentence end."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) < 2:
+        return None
+    first = lines[0]
+    if len(first) > 200 or len(first.split()) > 25 or first.endswith((".", "!", "?", ":", ",", ";")):
+        return None
+    return first
+
+
+def _sources_for_folder(folder: Path, cfg: IngestConfig) -> dict[str, str]:
+    sidecar = folder / cfg.txt_sources_file
+    if not sidecar.is_file():
+        return {}
+    try:
+        if sidecar.suffix.lower() == ".csv":
+            with sidecar.open(encoding="utf-8", newline="") as fh:
+                return {row["file"]: row["source"] for row in csv.DictReader(fh)}
+        mapping = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputError(f"source mapping {sidecar} is unreadable: {exc}") from None
+    if not isinstance(mapping, dict):
+        raise InputError(f"source mapping {sidecar} must be a JSON object of file name -> source")
+    return {str(k): str(v) for k, v in mapping.items()}
+
+
+def _record_from_mapping(obj: dict[str, Any], cfg: IngestConfig, file: str, number: int) -> Record:
+    def text_or_none(key: str) -> str | None:
+        value = obj.get(key)
+        return None if value is None else str(value)
+
+    doc_id = obj.get(cfg.id_field)
+    return Record(
+        doc_id=None if doc_id is None or str(doc_id) == "" else str(doc_id),
+        source=text_or_none(cfg.source_field),
+        url=text_or_none(cfg.url_field),
+        published_at=obj.get(cfg.published_at_field),
+        title=text_or_none(cfg.title_field),
+        text=obj.get(cfg.text_field),
+        lang=text_or_none(cfg.lang_field),
+        file=file,
+        record=number,
+    )
+
+
+def _read_jsonl(path: Path, cfg: IngestConfig) -> Iterator[Record | Reject]:
+    with path.open("rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                reason = "undecodable" if _is_bad_utf8(line) else "malformed_record"
+                yield Reject(str(path), number, None, reason, f"invalid JSON: {exc}")
+                continue
+            if not isinstance(obj, dict):
+                yield Reject(str(path), number, None, "malformed_record", "JSON line is not an object")
+                continue
+            yield _record_from_mapping(obj, cfg, str(path), number)
+
+
+def _is_bad_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _read_csv(path: Path, cfg: IngestConfig) -> Iterator[Record | Reject]:
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    # surrogateescape keeps undecodable bytes visible per row instead of failing the whole file.
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        try:
+            header = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield Reject(str(path), 1, None, "malformed_record", f"unreadable CSV header: {exc}")
+            return
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield Reject(str(path), reader.line_num, None, "malformed_record", f"CSV error: {exc}")
+                continue
+            number = reader.line_num
+            if not row or all(not cell for cell in row):
+                continue
+            if len(row) != len(header):
+                detail = f"{len(row)} fields, header has {len(header)}"
+                yield Reject(str(path), number, None, "malformed_record", detail)
+                continue
+            if any(_has_surrogates(cell) for cell in row):
+                yield Reject(str(path), number, None, "undecodable", "row is not valid UTF-8")
+                continue
+            yield _record_from_mapping(dict(zip(header, row, strict=True)), cfg, str(path), number)
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _read_parquet(path: Path, cfg: IngestConfig) -> Iterator[Record | Reject]:
+    try:
+        parquet = pq.ParquetFile(path)
+    except (OSError, pa.ArrowException) as exc:
+        yield Reject(str(path), None, None, "unreadable_file", f"not a Parquet file: {exc}")
+        return
+    number = 0
+    for batch in parquet.iter_batches(batch_size=max(cfg.shard_size, 1024)):
+        for obj in batch.to_pylist():
+            number += 1
+            yield _record_from_mapping(obj, cfg, str(path), number)
+
+
+def read_records(files: Iterable[Path], cfg: IngestConfig) -> Iterator[Record | Reject]:
+    """Every record and reject of every input file, streamed in file order."""
+    sources_by_folder: dict[Path, dict[str, str]] = {}
+    for path in files:
+        suffix = path.suffix.lower()
+        try:
+            if suffix in TEXT_SUFFIXES:
+                if path.parent not in sources_by_folder:
+                    sources_by_folder[path.parent] = _sources_for_folder(path.parent, cfg)
+                yield from _read_txt(path, cfg, sources_by_folder[path.parent])
+            elif suffix in JSONL_SUFFIXES:
+                yield from _read_jsonl(path, cfg)
+            elif suffix in CSV_SUFFIXES:
+                yield from _read_csv(path, cfg)
+            else:
+                yield from _read_parquet(path, cfg)
+        except OSError as exc:
+            yield Reject(str(path), None, None, "unreadable_file", str(exc))
+
+
+# ---------------------------------------------------------------- shards
+
+
+def _validated(item: Record, seen: set[str]) -> Record | Reject:
+    if item.doc_id is None:
+        # Records without an id get a stable one from where they came from, so reruns agree.
+        item.doc_id = f"{Path(item.file).name}#{item.record}"
+    if not isinstance(item.text, str):
+        if item.text is None:
+            return Reject(item.file, item.record, item.doc_id, "empty_text", "no text field")
+        return Reject(item.file, item.record, item.doc_id, "malformed_record", "text is not a string")
+    if not item.text.strip():
+        return Reject(item.file, item.record, item.doc_id, "empty_text", "text is empty or whitespace")
+    if _has_surrogates(item.text):
+        return Reject(item.file, item.record, item.doc_id, "undecodable", "text is not valid Unicode")
+    if item.doc_id in seen:
+        return Reject(item.file, item.record, item.doc_id, "duplicate_id", "an earlier record has this id")
+    seen.add(item.doc_id)
+    return item
+
+
+def _documents_table(records: list[Record], run_id: str, stats: IngestStats) -> pa.Table:
+    published: list[datetime | None] = []
+    raw_dates: list[str | None] = []
+    for r in records:
+        ts = parse_timestamp(r.published_at)
+        published.append(ts)
+        raw = None if r.published_at is None else str(r.published_at)
+        raw_dates.append(raw)
+        if raw is None or not raw.strip():
+            stats.missing_dates += 1
+        elif ts is None:
+            stats.unparsable_dates += 1
+    n = len(records)
+    columns = {
+        "doc_id": [r.doc_id for r in records],
+        "source": [r.source for r in records],
+        "url": [r.url for r in records],
+        "published_at": published,
+        "published_at_raw": raw_dates,
+        "title": [r.title for r in records],
+        "text": [r.text for r in records],
+        "body": [None] * n,
+        "lang": [r.lang for r in records],
+        "n_tokens": [None] * n,
+        "body_hash": [None] * n,
+        "input_file": [r.file for r in records],
+        "input_record": [r.record for r in records],
+        "run_id": [run_id] * n,
+    }
+    return pa.Table.from_pydict(columns, schema=schema.DOCUMENTS)
+
+
+def _rejects_table(rejects: list[Reject], run_id: str) -> pa.Table:
+    return pa.Table.from_pylist(
+        [
+            {
+                "file": r.file,
+                "record": r.record,
+                "doc_id": r.doc_id,
+                "reason": r.reason,
+                "detail": r.detail,
+                "run_id": run_id,
+            }
+            for r in rejects
+        ],
+        schema=schema.REJECTS,
+    )
+
+
+def shards(files: list[Path], cfg: IngestConfig, run_id: str, stats: IngestStats | None = None) -> Iterator[Shard]:
+    """Shards of at most `cfg.shard_size` documents (with the rejects met on the way), streamed from `files`."""
+    stats = stats if stats is not None else IngestStats()
+    stats.files = [str(f) for f in files]
+    seen: set[str] = set()
+    records: list[Record] = []
+    rejects: list[Reject] = []
+    for item in read_records(files, cfg):
+        stats.records += 1
+        checked = _validated(item, seen) if isinstance(item, Record) else item
+        if isinstance(checked, Reject):
+            rejects.append(checked)
+            stats.rejects += 1
+        else:
+            records.append(checked)
+            stats.documents += 1
+        if len(records) >= cfg.shard_size:
+            yield Shard(_documents_table(records, run_id, stats), _rejects_table(rejects, run_id))
+            records, rejects = [], []
+    if records or rejects:
+        yield Shard(_documents_table(records, run_id, stats), _rejects_table(rejects, run_id))

@@ -1,0 +1,133 @@
+"""Every Arrow schema of every table wiretrace writes, in one place.
+
+The output contract (column names and meanings) is documented in README.md; columns may be added, never renamed.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+SPAN = pa.struct([("a_start", pa.int32()), ("a_end", pa.int32()), ("b_start", pa.int32()), ("b_end", pa.int32())])
+
+DOCUMENTS = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("source", pa.string()),
+        ("url", pa.string()),
+        ("published_at", TIMESTAMP),
+        ("published_at_raw", pa.string()),  # the date as the input wrote it, kept when it did not parse
+        ("title", pa.string()),
+        ("text", pa.string()),  # exactly as ingested
+        ("body", pa.string()),  # normalised text used for matching
+        ("lang", pa.string()),
+        ("n_tokens", pa.int32()),
+        ("body_hash", pa.uint64()),
+        ("input_file", pa.string()),
+        ("input_record", pa.int64()),  # 1-based line (JSONL, CSV) or row (Parquet); null for .txt files
+        ("run_id", pa.string()),
+    ]
+)
+
+# Internal per-shard matching features: never part of the output contract.
+
+
+def features_schema(num_perm: int, bands: int) -> pa.Schema:
+    return pa.schema(
+        [
+            ("doc_id", pa.string()),
+            ("body_hash", pa.uint64()),
+            ("minhash", pa.list_(pa.uint32(), num_perm)),  # datasketch affine32 hashvalues
+            ("shingles", pa.list_(pa.uint64())),  # sorted distinct 40-bit shingle fingerprints
+            ("tokens", pa.list_(pa.uint64())),  # token hashes in body order
+            ("band_keys", pa.list_(pa.uint64(), bands)),  # one LSH key per band
+        ]
+    )
+
+
+# Internal: candidate pairs as (shard, row) positions in the features shards.
+CANDIDATES = pa.schema([("shard_a", pa.int32()), ("row_a", pa.int32()), ("shard_b", pa.int32()), ("row_b", pa.int32())])
+
+PAIRS = pa.schema(
+    [
+        ("doc_id_a", pa.string()),
+        ("doc_id_b", pa.string()),
+        ("relation", pa.string()),  # exact | near_duplicate | partial
+        ("similarity", pa.float32()),  # rapidfuzz Indel similarity of the two token sequences, 0..1
+        ("jaccard", pa.float32()),  # exact Jaccard of the shingle sets
+        ("containment_a", pa.float32()),  # share of a's shingles found in b
+        ("containment_b", pa.float32()),
+        ("shared_shingles", pa.int32()),
+        ("spans", pa.list_(SPAN)),
+        ("source_doc_id", pa.string()),
+        ("direction_confidence", pa.float32()),
+        ("run_id", pa.string()),
+    ]
+)
+
+CLUSTERS = pa.schema(
+    [("cluster_id", pa.string()), ("doc_id", pa.string()), ("size", pa.int32()), ("run_id", pa.string())]
+)
+
+ORIGINS = pa.schema(
+    [
+        ("cluster_id", pa.string()),
+        ("origin_doc_id", pa.string()),
+        ("credited_agency", pa.string()),
+        ("external_origin", pa.string()),
+        ("confidence", pa.float32()),
+        ("evidence", pa.list_(pa.string())),
+        ("run_id", pa.string()),
+    ]
+)
+
+ATTRIBUTIONS = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("agency", pa.string()),
+        ("mention", pa.string()),
+        ("cue", pa.string()),
+        ("start", pa.int32()),
+        ("end", pa.int32()),
+        ("run_id", pa.string()),
+    ]
+)
+
+REJECTS = pa.schema(
+    [
+        ("file", pa.string()),
+        ("record", pa.int64()),  # 1-based line (JSONL, CSV) or row (Parquet); null for whole files
+        ("doc_id", pa.string()),
+        ("reason", pa.string()),  # empty_text | duplicate_id | undecodable | malformed_record | unreadable_file
+        ("detail", pa.string()),
+        ("run_id", pa.string()),
+    ]
+)
+
+RUNS = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("started_at", TIMESTAMP),
+        ("finished_at", TIMESTAMP),
+        ("status", pa.string()),
+        ("inputs", pa.list_(pa.string())),
+        ("counts", pa.string()),  # JSON object
+        ("config", pa.string()),  # JSON object
+        ("versions", pa.string()),  # JSON object
+    ]
+)
+
+OUTPUT_TABLES: dict[str, pa.Schema] = {
+    "documents": DOCUMENTS,
+    "pairs": PAIRS,
+    "clusters": CLUSTERS,
+    "origins": ORIGINS,
+    "attributions": ATTRIBUTIONS,
+    "rejects": REJECTS,
+    "runs": RUNS,
+}
+
+
+def empty(schema: pa.Schema) -> pa.Table:
+    return schema.empty_table()
