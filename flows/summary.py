@@ -18,7 +18,7 @@ def gather(output: str | Path, run_id: str) -> dict[str, Any]:
     for table, glob in globs.items():
         con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{glob}', union_by_name=true)")
     one = con.execute
-    counts = json.loads(one("SELECT counts FROM runs WHERE run_id = ?", [run_id]).fetchone()[0])
+    counts = json.loads(one("SELECT counts FROM runs WHERE run_id = ?", [run_id]).fetchall()[0][0])
     relations = dict(
         one("SELECT relation, count(*) FROM pairs WHERE run_id = ? GROUP BY 1 ORDER BY 1", [run_id]).fetchall()
     )
@@ -41,7 +41,7 @@ def gather(output: str | Path, run_id: str) -> dict[str, Any]:
     for cid, size, source, title, doc_id, _ in largest:
         entry = clusters.setdefault(cid, {"cluster_id": cid, "size": size, "members": []})
         entry["members"].append({"doc_id": doc_id, "source": source, "title": title})
-    n_clusters = one("SELECT count(DISTINCT cluster_id) FROM clusters WHERE run_id = ?", [run_id]).fetchone()[0]
+    n_clusters = one("SELECT count(DISTINCT cluster_id) FROM clusters WHERE run_id = ?", [run_id]).fetchall()[0][0]
     return {
         "run_id": run_id,
         "documents": counts.get("documents", 0),

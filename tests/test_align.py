@@ -1,0 +1,51 @@
+import numpy as np
+import pyarrow as pa
+
+from pipeline import align, schema, signatures
+from pipeline.config import Config, VerifyConfig
+
+
+def test_overlap_equals_set_arithmetic():
+    rng = np.random.default_rng(1)
+    a = np.unique(rng.integers(0, 500, 200).astype(np.uint64))
+    b = np.unique(rng.integers(0, 500, 300).astype(np.uint64))
+    o = align.overlap(a, b)
+    sa, sb = set(a.tolist()), set(b.tolist())
+    assert o.shared == len(sa & sb)
+    assert o.jaccard == len(sa & sb) / len(sa | sb)
+    assert o.containment_a == len(sa & sb) / len(sa) and o.containment_b == len(sa & sb) / len(sb)
+
+
+def test_overlap_of_empty_sets_is_zero():
+    empty = np.zeros(0, dtype=np.uint64)
+    assert align.overlap(empty, empty) == align.Overlap(0, 0.0, 0.0, 0.0)
+
+
+def test_relations_follow_the_configured_thresholds():
+    cfg = VerifyConfig(near_duplicate_containment=0.8, partial_min_shared_shingles=12, partial_min_containment=0.05)
+    assert align.relation(align.Overlap(5, 0.1, 0.1, 0.1), True, cfg) == "exact"
+    assert align.relation(align.Overlap(100, 0.7, 0.85, 0.81), False, cfg) == "near_duplicate"
+    assert align.relation(align.Overlap(100, 0.5, 0.95, 0.6), False, cfg) == "partial"
+    assert align.relation(align.Overlap(11, 0.02, 0.03, 0.9), False, cfg) is None  # a stock phrase, not a passage
+    assert align.relation(align.Overlap(12, 0.01, 0.04, 0.02), False, cfg) is None  # long stories, tiny share
+
+
+def test_verify_pairs_orders_ids_and_swaps_containments():
+    cfg = Config()
+    story = " ".join(f"word{i}" for i in range(120))
+    docs = pa.Table.from_pylist(
+        [
+            {"doc_id": "z-copy", "text": "A new lead sentence for the copy. " + story[: len(story) // 2]},
+            {"doc_id": "a-orig", "text": story},
+        ],
+        schema=schema.DOCUMENTS,
+    )
+    _, features = signatures.featurize(docs, cfg)
+    view = align.FeatureView.from_table(features)
+    pairs = align.verify_pairs(view, view, np.array([0]), np.array([1]), cfg.verify, "r").to_pylist()
+    assert len(pairs) == 1
+    p = pairs[0]
+    assert (p["doc_id_a"], p["doc_id_b"]) == ("a-orig", "z-copy")
+    assert p["relation"] == "partial"
+    assert p["containment_b"] > 0.8 > p["containment_a"] > 0.3  # the copy is mostly the original's text
+    assert 0 < p["similarity"] < 1 and p["spans"] == []

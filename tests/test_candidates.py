@@ -1,0 +1,80 @@
+from itertools import combinations
+
+import numpy as np
+import pyarrow as pa
+
+from pipeline import candidates, schema, signatures
+from pipeline.config import Config
+
+
+def brute_force_pairs(keys: np.ndarray, max_bucket: int) -> set[tuple[int, int]]:
+    out = set()
+    for band in range(keys.shape[1]):
+        buckets: dict[int, list[int]] = {}
+        for i, k in enumerate(keys[:, band].tolist()):
+            buckets.setdefault(k, []).append(i)
+        for members in buckets.values():
+            if 2 <= len(members) <= max_bucket:
+                out.update(combinations(sorted(members), 2))
+    return out
+
+
+def test_bucket_pairs_equal_brute_force():
+    rng = np.random.default_rng(3)
+    keys = rng.integers(0, 40, size=(300, 4)).astype(np.uint64)
+    keys[:30, 0] = 999  # one oversized bucket in band 0
+    got = candidates.candidate_pairs(keys, np.ones(300, dtype=bool), max_bucket_size=20)
+    assert {tuple(p) for p in got.tolist()} == brute_force_pairs(keys, 20)
+    assert len(got) == len({tuple(p) for p in got.tolist()})
+
+
+def test_inactive_rows_never_pair():
+    keys = np.zeros((4, 2), dtype=np.uint64)
+    got = candidates.candidate_pairs(keys, np.array([True, False, True, False]), 10)
+    assert got.tolist() == [[0, 2]]
+
+
+def edited_pair(rng: np.random.Generator, keep: float) -> tuple[str, str]:
+    """A 400-word story and a copy that keeps each 20-word sentence with probability `keep` and adds a lead."""
+    words = [f"w{i}" for i in range(5000)]
+    story = list(rng.choice(words, 400))
+    sentences = [story[i : i + 20] for i in range(0, 400, 20)]
+    copy = list(rng.choice(words, 40)) + [w for s in sentences if rng.random() < keep for w in s]
+    return " ".join(story), " ".join(copy)
+
+
+def test_default_banding_catches_edited_copies_at_jaccard_around_0_3():
+    rng = np.random.default_rng(5)
+    cfg = Config()
+    bodies, pairs = [], []
+    for i in range(150):
+        a, b = edited_pair(rng, keep=0.4)
+        bodies += [a, b]
+        pairs.append((2 * i, 2 * i + 1))
+    shard_docs = pa.Table.from_pylist(
+        [{"doc_id": f"d{i:04d}", "text": t} for i, t in enumerate(bodies)], schema=schema.DOCUMENTS
+    )
+    _, features = signatures.featurize(shard_docs, cfg)
+    shingles = features.column("shingles").to_pylist()
+    jaccards = [len(set(shingles[a]) & set(shingles[b])) / len(set(shingles[a]) | set(shingles[b])) for a, b in pairs]
+    assert 0.25 < np.median(jaccards) < 0.4
+    found = candidates.candidate_table([features], cfg.candidates.max_bucket_size)
+    got = set(zip(found.column("row_a").to_pylist(), found.column("row_b").to_pylist(), strict=True))
+    recall = sum(p in got for p in pairs) / len(pairs)
+    assert recall >= 0.8
+    # Unrelated random documents rarely become candidates.
+    assert len(got - set(pairs)) < 0.01 * len(bodies) ** 2 / 2
+
+
+def test_candidate_table_maps_rows_back_to_shards():
+    cfg = Config()
+    text = "the same story text repeated in two different shards for sure"
+    shard1 = pa.Table.from_pylist(
+        [{"doc_id": "a", "text": text}, {"doc_id": "b", "text": "other words"}], schema=schema.DOCUMENTS
+    )
+    shard2 = pa.Table.from_pylist(
+        [{"doc_id": "c", "text": "unrelated"}, {"doc_id": "d", "text": text}], schema=schema.DOCUMENTS
+    )
+    f1, f2 = (signatures.featurize(s, cfg)[1] for s in (shard1, shard2))
+    table = candidates.candidate_table([f1, f2], 200)
+    assert table.to_pylist() == [{"shard_a": 0, "row_a": 0, "shard_b": 1, "row_b": 1}]

@@ -1,0 +1,114 @@
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from datasketch import LeanMinHash, MinHash
+from datasketch.lsh import _optimal_param
+
+from pipeline import normalize, signatures
+from pipeline.config import Config
+
+WORDS = [f"w{i}" for i in range(3000)]
+
+
+def random_bodies(n: int, length: int, seed: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    return [" ".join(rng.choice(WORDS, size=length)) for _ in range(n)]
+
+
+def shard_signatures(bodies, k=5, num_perm=128, seed=1):
+    tokens = signatures.token_hashes(pa.array(bodies))
+    shingles, offsets = signatures.shingle_hashes(tokens, k)
+    return shingles, offsets, signatures.minhash_signatures(shingles, offsets, num_perm, seed)
+
+
+def datasketch_minhash(values: np.ndarray, num_perm=128, seed=1) -> MinHash:
+    m = MinHash(num_perm=num_perm, seed=seed, hashfunc=lambda v: v)
+    if len(values):
+        m.update_batch([int(v) for v in values.astype(np.uint32)])
+    return m
+
+
+@pytest.mark.parametrize(("num_perm", "seed"), [(128, 1), (64, 42)])
+def test_signatures_equal_datasketch_bit_for_bit(num_perm, seed):
+    bodies = [*random_bodies(5, 200, 0), "short", ""]
+    shingles, offsets, sig = shard_signatures(bodies, num_perm=num_perm, seed=seed)
+    for i in range(len(bodies)):
+        expected = datasketch_minhash(shingles[offsets[i] : offsets[i + 1]], num_perm, seed)
+        assert np.array_equal(sig[i], expected.hashvalues), i
+
+
+def test_stored_signature_loads_as_leanminhash_with_the_same_jaccard_estimate():
+    base = random_bodies(1, 300, 1)[0].split()
+    a = " ".join(base)
+    b = " ".join(base[:200] + random_bodies(1, 100, 2)[0].split())
+    shingles, offsets, sig = shard_signatures([a, b])
+    lean = [LeanMinHash(seed=1, hashvalues=sig[i], scheme="affine32") for i in range(2)]
+    ours = lean[0].jaccard(lean[1])
+    theirs = datasketch_minhash(shingles[offsets[0] : offsets[1]]).jaccard(
+        datasketch_minhash(shingles[offsets[1] : offsets[2]])
+    )
+    assert ours == theirs
+    assert 0.3 < ours < 0.8  # the two share two thirds of their text
+
+
+def test_shingles_are_k_token_windows_and_short_documents_get_one():
+    tokens = signatures.token_hashes(pa.array(["a b c d e f g", "a b", ""]))
+    shingles, offsets = signatures.shingle_hashes(tokens, 5)
+    assert list(np.diff(offsets)) == [3, 1, 0]
+    # The same window in another document hashes the same.
+    other = signatures.shingle_hashes(signatures.token_hashes(pa.array(["x c d e f g"])), 5)[0]
+    assert shingles[2] == other[1]
+
+
+def test_hashes_are_stable_across_processes():
+    code = (
+        "import pyarrow as pa; from pipeline import signatures as s; "
+        "t = s.token_hashes(pa.array(['Литва closed 中文 border'])); print(list(t.values))"
+    )
+    outputs = {
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        for _ in range(2)
+    }
+    assert len(outputs) == 1
+    here = signatures.token_hashes(pa.array(["Литва closed 中文 border"])).values
+    assert outputs.pop().strip() == str(list(here))
+
+
+def test_fingerprints_are_sorted_distinct_per_document():
+    tokens = signatures.token_hashes(pa.array(["a b c d e a b c d e", "x y z x y z x y z"]))
+    shingles, offsets = signatures.shingle_hashes(tokens, 5)
+    values, new_offsets = signatures.shingle_fingerprints(shingles, offsets)
+    for i in range(2):
+        seg = values[new_offsets[i] : new_offsets[i + 1]]
+        expected = np.unique(shingles[offsets[i] : offsets[i + 1]] >> np.uint64(24))
+        assert np.array_equal(seg, expected)
+
+
+@pytest.mark.parametrize("threshold", [0.2, 0.3, 0.5, 0.8])
+def test_band_shape_matches_datasketch_optimum(threshold):
+    assert signatures.optimal_bands(threshold, 128, 0.5, 0.5) == _optimal_param(threshold, 128, 0.5, 0.5)
+
+
+def test_band_keys_agree_exactly_when_band_values_agree():
+    sig = np.array([[1, 2, 3, 4], [1, 2, 9, 9], [7, 2, 3, 4]], dtype=np.uint32)
+    keys = signatures.band_keys(sig, bands=2, rows=2)
+    assert keys[0, 0] == keys[1, 0] and keys[0, 0] != keys[2, 0]
+    assert keys[0, 1] == keys[2, 1] and keys[0, 1] != keys[1, 1]
+    assert keys[0, 0] != keys[0, 1]  # bands are salted: equal values in different bands never collide
+
+
+def test_featurize_fills_documents_and_features():
+    from pipeline import schema
+
+    docs = pa.Table.from_pylist(
+        [{"doc_id": "a", "text": "One two three four five six."}, {"doc_id": "b", "text": "!!!"}],
+        schema=schema.DOCUMENTS,
+    )
+    documents, features = signatures.featurize(docs, Config())
+    assert documents.column("n_tokens").to_pylist() == [6, 0]
+    assert documents.column("body").to_pylist() == [normalize.normalize_text("One two three four five six."), "!!!"]
+    assert features.column("doc_id").to_pylist() == ["a", "b"]
+    assert [len(s) for s in features.column("shingles").to_pylist()] == [2, 0]
