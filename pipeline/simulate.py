@@ -188,6 +188,76 @@ _TIMES = (
     "overnight",
 )
 _LINKS = ("while", "after", "because", "although", "as", "before", "even though", "since")
+_NOUNS = (
+    "budget",
+    "officials",
+    "people",
+    "workers",
+    "residents",
+    "contracts",
+    "schools",
+    "prices",
+    "reports",
+    "inspections",
+    "deliveries",
+    "investors",
+    "families",
+    "companies",
+    "drivers",
+    "regulations",
+    "loans",
+    "staff",
+    "shipments",
+    "vehicles",
+    "students",
+    "pensions",
+    "taxes",
+    "salaries",
+    "courts",
+    "licences",
+)
+_GROUPS = (
+    "local residents",
+    "truck drivers",
+    "opposition lawmakers",
+    "business owners",
+    "union leaders",
+    "farmers",
+    "teachers",
+    "aid workers",
+    "doctors",
+    "students",
+    "pensioners",
+    "shop owners",
+    "volunteers",
+)
+_DEALS = (
+    "agreement",
+    "talks",
+    "deal",
+    "review",
+    "programme",
+    "investigation",
+    "proposal",
+    "reform",
+    "tender",
+    "package",
+    "audit",
+    "negotiations",
+)
+_TRENDS = (
+    "rose",
+    "fell",
+    "doubled",
+    "dropped sharply",
+    "climbed",
+    "slowed",
+    "stalled",
+    "recovered",
+    "surged",
+    "declined",
+)
+_ACTIONS = ("approve", "block", "delay", "review", "sign", "challenge", "expand", "cancel", "renew", "fund")
 _SUBST = {
     "said": "stated",
     "announced": "declared",
@@ -276,6 +346,7 @@ class SimulationConfig:
     external_rate: float = 0.15  # the original agency story is absent from the corpus
     chrome_rate: float = 0.5
     credit_drop_rate: float = 0.2
+    sentences: tuple[int, int] = (10, 16)  # per original story; about 20 words each
     start: datetime = datetime(2024, 3, 1, tzinfo=UTC)
 
 
@@ -290,28 +361,53 @@ class _Writer:
 
     def sentence(self, topic: str, place: str) -> str:
         r = self.rng
-        words = _TOPICS[topic]
-        number = r.choice((r.randint(2, 95), r.randint(100, 9000), f"{r.randint(1, 60)} percent"))
-        clause = (
-            f"{r.choice(_ORGS).capitalize()} {r.choice(_VERBS)} {r.choice(_ADJ)} {r.choice(words)} rules "
-            f"in {place} {r.choice(_TIMES)}",
-            f"The {r.choice(_ROLES)} {self.person()} said {number} {r.choice(words)} cases were "
-            f"{r.choice(_VERBS)} near {r.choice(_PLACES)}",
-            f"According to {r.choice(_ORGS)}, the {r.choice(_ADJ)} {r.choice(words)} plan affects {number} people "
-            f"in {place}",
-            f"Officials in {place} {r.choice(_VERBS)} the {r.choice(_ADJ)} {r.choice(words)} measures "
-            f"{r.choice(_TIMES)}",
-            f"{self.person()}, a {r.choice(_ROLES)} at {r.choice(_ORGS)}, {r.choice(_VERBS)} the decision on "
-            f"{r.choice(words)} and {r.choice(words)}",
-            f"Local residents reported {r.choice(_ADJ)} {r.choice(words)} delays of {number} hours around "
-            f"{r.choice(_PLACES)}",
-        )[r.randrange(6)]
-        if r.random() < 0.6:
+        words = _TOPICS[topic] + _NOUNS
+
+        def w() -> str:
+            return r.choice(words)
+
+        def num() -> str:
+            return str(r.choice((r.randint(2, 95), r.randint(100, 9000), f"{r.randint(1, 60)} percent")))
+
+        def subject() -> str:
+            return r.choice(
+                (
+                    lambda: r.choice(_ORGS).capitalize(),
+                    lambda: f"The {r.choice(_ROLES)} {self.person()}",
+                    lambda: self.person(),
+                    lambda: f"Officials in {r.choice(_PLACES)}",
+                    lambda: f"A group of {r.choice(_GROUPS)}",
+                    lambda: f"{r.choice(_GROUPS).capitalize()} from {r.choice(_PLACES)}",
+                )
+            )()
+
+        templates = (
+            lambda: f"{subject()} {r.choice(_VERBS)} {r.choice(_ADJ)} {w()} rules in {place} {r.choice(_TIMES)}",
+            lambda: f"{subject()} said {num()} {w()} cases were {r.choice(_VERBS)} near {r.choice(_PLACES)}",
+            lambda: f"According to {r.choice(_ORGS)}, the {r.choice(_ADJ)} {w()} plan affects {num()} {w()}",
+            lambda: f"{subject()} {r.choice(_VERBS)} the {r.choice(_ADJ)} {w()} {r.choice(_TIMES)}",
+            lambda: (
+                f"{self.person()}, a {r.choice(_ROLES)} at {r.choice(_ORGS)}, {r.choice(_VERBS)} the "
+                f"{w()} {r.choice(_DEALS)}"
+            ),
+            lambda: f"{r.choice(_GROUPS).capitalize()} reported {r.choice(_ADJ)} {w()} delays of {num()} hours",
+            lambda: f"{subject()} warned that {w()} {r.choice(_TRENDS)} by {num()} {r.choice(_TIMES)}",
+            lambda: (
+                f"The {w()} {r.choice(_DEALS)} with {r.choice(_PLACES)} was {r.choice(_VERBS)} after "
+                f"{num()} {w()} {r.choice(_TRENDS)}"
+            ),
+            lambda: f"In {r.choice(_PLACES)}, {r.choice(_GROUPS)} {r.choice(_VERBS)} {num()} {w()} {r.choice(_TIMES)}",
+            lambda: f"{subject()} is expected to {r.choice(_ACTIONS)} the {r.choice(_ADJ)} {w()} {r.choice(_DEALS)}",
+            lambda: f"It was not clear whether {r.choice(_ORGS)} would {r.choice(_ACTIONS)} the {w()} {w()}",
+            lambda: f"{num()} {w()} {r.choice(_TRENDS)} in {r.choice(_PLACES)}, {subject().lower()} said",
+        )
+        clause = r.choice(templates)()
+        if r.random() < 0.5:
             clause += (
                 f", {r.choice(_LINKS)} {r.choice(_ORGS)} {r.choice(_VERBS)} {r.choice(_ADJ)} "
-                f"{r.choice(words)} talks with {r.choice(_PLACES)}"
+                f"{w()} {r.choice(_DEALS)} with {r.choice(_PLACES)}"
             )
-        return clause + "."
+        return clause[0].upper() + clause[1:] + "."
 
     def title(self, topic: str, place: str) -> str:
         r = self.rng
@@ -483,7 +579,7 @@ def _event_docs(w: _Writer, cfg: SimulationConfig, event: int) -> Iterator[tuple
         agency,
         t0,
         w.title(topic, place),
-        w.paragraphs(topic, place, story_id, r.randint(10, 16)),
+        w.paragraphs(topic, place, story_id, r.randint(*cfg.sentences)),
         family=story_id,
     )
     external = r.random() < cfg.external_rate
@@ -522,16 +618,27 @@ def _event_docs(w: _Writer, cfg: SimulationConfig, event: int) -> Iterator[tuple
                 outlet,
                 when,
                 w.title(topic, place),
-                w.paragraphs(topic, place, None, r.randint(8, 14)),
+                w.paragraphs(topic, place, None, r.randint(*cfg.sentences)),
                 copy_type="independent",
             ),
             True,
         )
 
 
+MIN_SHARED_RUN = 8  # words: two versions of a sentence count as shared text only with a common run this long
+
+
+def _runs(text: str) -> set[tuple[str, ...]]:
+    words = text.split()
+    return {tuple(words[i : i + MIN_SHARED_RUN]) for i in range(len(words) - MIN_SHARED_RUN + 1)}
+
+
 def _shared_origins(a: Doc, b: Doc) -> set[tuple[str, int]]:
-    sa = {s.origin for s in _flatten(a.paragraphs) if s.origin}
-    return sa & {s.origin for s in _flatten(b.paragraphs) if s.origin}
+    """Origins of the sentences both documents carry in versions that still share a run of words (two edited
+    copies can substitute words in the same sentence until nothing of it is common)."""
+    sa = {s.origin: s.text for s in _flatten(a.paragraphs) if s.origin}
+    sb = {s.origin: s.text for s in _flatten(b.paragraphs) if s.origin}
+    return {o for o in sa.keys() & sb.keys() if sa[o] == sb[o] or _runs(sa[o]) & _runs(sb[o])}
 
 
 def _gold_relation(a: Doc, b: Doc, shared: set[tuple[str, int]]) -> str:
