@@ -1,4 +1,4 @@
-"""The `wiretrace` command line: run the batch flow, the demo, and the simulator."""
+"""The `wiretrace` command line: run the batch flow, the demo, the simulator and the evaluator."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from flows import prefect_env
 from pipeline import config as config_module
 
 DEFAULT_OUTPUT = "output"
-DEMO_EVENTS = 35  # about 200 documents: big enough to show clusters, small enough to finish in seconds
+DEMO_DOCS = 200  # big enough to show clusters, small enough to finish in seconds
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -71,25 +71,78 @@ def cmd_demo(args: argparse.Namespace) -> int:
     out = Path(args.output)
     for table in ("documents", "pairs", "clusters", "origins", "attributions", "rejects", "runs", "_staging"):
         shutil.rmtree(out / table, ignore_errors=True)  # the demo shows one run, not an accumulating history
-    corpus = out / "sample"
-    counts = simulate(SimulationConfig(events=DEMO_EVENTS, seed=args.seed), corpus)
+    sample = out / "sample"
+    counts = simulate(SimulationConfig(docs=DEMO_DOCS, seed=args.seed), sample)
     print(
-        f"sample corpus: {counts['documents']} generated articles in {corpus / 'docs.jsonl'} "
-        f"(gold labels in {corpus / 'gold'})"
+        f"sample corpus: {counts['documents']} generated articles in {sample / 'corpus'} (gold labels in "
+        f"{sample / 'gold'}; score this run with: wiretrace evaluate --gold {sample} --output {out})"
     )
     cfg = config_module.load(args.config, _overrides(args))
-    _run_flow([str(corpus / "docs.jsonl")], str(out), cfg, args.verbose)
+    _run_flow([str(sample / "corpus")], str(out), cfg, args.verbose)
     return 0
 
 
-def cmd_simulate(args: argparse.Namespace) -> int:
-    from pipeline.simulate import SimulationConfig, simulate
+def _simulation_config(args: argparse.Namespace) -> Any:
+    from pipeline.simulate import SimulationConfig
 
-    counts = simulate(SimulationConfig(events=args.events, seed=args.seed), args.out)
+    fields: dict[str, Any] = {
+        "docs": args.docs,
+        "seed": args.seed,
+        "base": args.base,
+        "format": args.format,
+        "shard_docs": args.shard_docs,
+    }
+    defaults = SimulationConfig()
+    rates = sorted(k for k, v in vars(defaults).items() if isinstance(v, float))
+    for item in args.rate or []:
+        key, sep, value = item.partition("=")
+        if not sep or key not in rates:
+            raise config_module.ConfigError(f"--rate {item!r}: expected NAME=VALUE with NAME one of {rates}")
+        try:
+            fields[key] = float(value)
+        except ValueError:
+            raise config_module.ConfigError(f"--rate {item!r}: {value!r} is not a number") from None
+        if not 0.0 <= fields[key] <= 1.0:
+            raise config_module.ConfigError(f"--rate {item!r}: a rate must lie between 0 and 1")
+    if args.base != "builtin" and not Path(args.base).is_file():
+        raise config_module.ConfigError(f"--base {args.base!r}: not a file (give a JSONL corpus or 'builtin')")
+    if args.docs < 1 or args.shard_docs < 1:
+        raise config_module.ConfigError("--docs and --shard-docs must be at least 1")
+    return SimulationConfig(**fields)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    import time
+
+    from pipeline.simulate import simulate
+
+    started = time.perf_counter()
+    counts = simulate(_simulation_config(args), args.out)
+    seconds = time.perf_counter() - started
+    out = Path(args.out)
     print(
-        f"wrote {counts['documents']} documents, {counts['pairs']} gold pairs, {counts['clusters']} clusters "
-        f"to {args.out}"
+        f"wrote {counts['documents']} documents in {counts['shards']} shard(s) to {out / 'corpus'} and gold labels "
+        f"to {out / 'gold'}: {counts['pairs']} reuse pairs, {counts['quote_pairs']} quote-only pairs, "
+        f"{counts['clusters']} clusters, {counts['credits']} credit mentions "
+        f"({seconds:.1f} s, {counts['documents'] / max(seconds, 1e-9):,.0f} docs/s)"
     )
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from pipeline import evaluate
+
+    try:
+        gold = evaluate.load_gold(args.gold)
+        report = evaluate.evaluate(evaluate.load_output(args.output), gold)
+    except ValueError as exc:
+        raise config_module.ConfigError(str(exc)) from None
+    print(evaluate.render(report))
+    target = Path(args.json) if args.json else Path(args.output) / "eval.json"
+    target.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    print(f"\nwritten to {target}")
     return 0
 
 
@@ -136,8 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo",
         help="generate the embedded sample corpus and run the pipeline on it",
-        description="Generate about 200 articles of simulated wire copy (with gold labels) "
-        "under OUTPUT/sample, run the pipeline on them and print the summary.",
+        description="Generate about 200 articles of simulated wire copy (with gold labels) under OUTPUT/sample, "
+        "run the pipeline on them and print the summary.",
     )
     demo.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR", help="output folder (default: output)")
     demo.add_argument("--seed", type=int, default=7, help="simulator seed (default: 7)")
@@ -147,12 +200,48 @@ def build_parser() -> argparse.ArgumentParser:
     sim = sub.add_parser(
         "simulate",
         help="write a simulated wire corpus with gold labels",
-        description="Write docs.jsonl and gold/ (pairs, clusters, origins, credits) under --out.",
+        description="Write corpus shards (OUT/corpus/docs-NNNNN.jsonl or .parquet) and gold labels (OUT/gold: "
+        "pairs with relation, copy type, source and spans; clusters; origins; credit mentions; per-document "
+        "truth) for `wiretrace evaluate`.",
     )
     sim.add_argument("--out", required=True, metavar="DIR", help="folder to write")
-    sim.add_argument("--events", type=int, default=DEMO_EVENTS, help="news events to simulate (default: 35)")
+    sim.add_argument("--docs", type=int, default=DEMO_DOCS, help=f"documents to write (default: {DEMO_DOCS})")
     sim.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
+    sim.add_argument(
+        "--base",
+        default="builtin",
+        metavar="PATH|builtin",
+        help="a JSONL corpus (fields text, title) whose stories become the agency originals, or 'builtin' for "
+        "the generator (default)",
+    )
+    sim.add_argument("--format", choices=("jsonl", "parquet"), default="jsonl", help="shard format (default: jsonl)")
+    sim.add_argument("--shard-docs", type=int, default=100_000, help="documents per shard (default: 100000)")
+    sim.add_argument(
+        "--rate",
+        action="append",
+        metavar="NAME=VALUE",
+        help="set a behaviour rate, e.g. --rate quote_rate=0.3 (repeatable; names: relay_rate, external_rate, "
+        "chrome_rate, related_headline_rate, long_footer_rate, credit_drop_rate, quote_rate, no_date_rate, "
+        "date_only_rate, scrape_time_rate)",
+    )
     sim.set_defaults(func=cmd_simulate)
+
+    ev = sub.add_parser(
+        "evaluate",
+        help="score a pipeline output against gold labels",
+        description="Score the latest run in --output against gold labels and print the table: pair "
+        "precision/recall/F1 (overall, per relation, per copy type), cluster B-cubed and ARI, origin and "
+        "external-origin accuracy, pair direction, span characters, credit mentions. Writes eval.json.",
+    )
+    ev.add_argument(
+        "--gold",
+        required=True,
+        metavar="DIR|FILE",
+        help="a `wiretrace simulate` folder, or a pair-label file (CSV/TSV/JSONL with a, b, label[, origin])",
+    )
+    ev.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR", help="pipeline output folder")
+    ev.add_argument("--json", metavar="FILE", help="where to write the JSON report (default: OUTPUT/eval.json)")
+    ev.set_defaults(func=cmd_evaluate)
     return parser
 
 

@@ -32,12 +32,23 @@ def corpus_path(*parts: str) -> Path:
 def sample_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A simulated corpus (about 200 documents) with gold labels."""
     out = tmp_path_factory.mktemp("sample")
-    simulate(SimulationConfig(events=35, seed=11), out)
+    # Quote-only negatives are scored by bench/quality.py; the pipeline-contract tests want clean positives.
+    simulate(SimulationConfig(docs=200, seed=11, quote_rate=0.0), out)
     return out
 
 
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def corpus_docs(sample: Path) -> list[dict]:
+    """The simulated input records (what the pipeline reads)."""
+    return [row for path in sorted((sample / "corpus").glob("docs-*.jsonl")) for row in read_jsonl(path)]
+
+
+def gold_kinds(sample: Path) -> dict[str, str]:
+    """doc_id -> copy type (original, relay, verbatim, edited, ..., independent, quote) from the gold labels."""
+    return {d["doc_id"]: d["copy_type"] for d in read_jsonl(sample / "gold" / "docs.jsonl")}
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import read_jsonl
+from tests.conftest import corpus_docs, gold_kinds, read_jsonl
 
 
 def wiretrace(*args: str, cwd: Path, home: Path) -> subprocess.CompletedProcess:
@@ -43,7 +43,7 @@ def test_run_on_sample_corpus_writes_tables_duckdb_reads(sample_corpus, tmp_path
     out = wiretrace(
         "run",
         "--input",
-        str(sample_corpus / "docs.jsonl"),
+        str(sample_corpus / "corpus"),
         str(bad),
         "--output",
         str(tmp_path / "o"),
@@ -55,7 +55,7 @@ def test_run_on_sample_corpus_writes_tables_duckdb_reads(sample_corpus, tmp_path
     assert "ingest" in out.stderr  # plain progress lines when not on a terminal
     o = tmp_path / "o"
     con = duckdb.connect()
-    docs = read_jsonl(sample_corpus / "docs.jsonl")
+    docs = corpus_docs(sample_corpus)
     columns = {r[0] for r in con.sql(f"DESCRIBE SELECT * FROM '{o}/documents/*.parquet'").fetchall()}
     assert {"doc_id", "source", "url", "published_at", "title", "text", "body", "lang", "run_id"} <= columns
     pair_cols = {r[0] for r in con.sql(f"DESCRIBE SELECT * FROM '{o}/pairs/*.parquet'").fetchall()}
@@ -78,8 +78,8 @@ def test_run_on_sample_corpus_writes_tables_duckdb_reads(sample_corpus, tmp_path
     found = dict(
         ((a, b), r) for a, b, r in con.sql(f"SELECT doc_id_a, doc_id_b, relation FROM '{o}/pairs/*.parquet'").fetchall()
     )
-    assert all(k in found for k, label in gold.items() if label == "near_duplicate")
-    independent = {d["id"] for d in docs if d["copy_type"] == "independent"}
+    assert all(k in found for k, label in gold.items() if label in ("exact", "near_duplicate"))
+    independent = {d for d, kind in gold_kinds(sample_corpus).items() if kind in ("independent", "quote")}
     assert not [k for k in found if set(k) & independent]
     counts = json.loads(con.execute(f"SELECT counts FROM '{o}/runs/*.parquet'").fetchall()[0][0])
     assert counts["documents"] + counts["rejects"] == counts["records"] == len(docs) + 2

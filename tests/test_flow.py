@@ -4,7 +4,7 @@ import duckdb
 import pytest
 
 from pipeline.config import Config
-from tests.conftest import read_jsonl
+from tests.conftest import corpus_docs, read_jsonl
 
 pytestmark = pytest.mark.prefect
 
@@ -13,10 +13,10 @@ def test_batch_flow_writes_every_table_and_shards_the_work(prefect_harness, samp
     from flows.batch import BatchParams, run_batch
 
     cfg = Config.model_validate({"ingest": {"shard_size": 40}})  # several shards, cross-shard pairs
-    result = run_batch(BatchParams(inputs=[str(sample_corpus / "docs.jsonl")], output=str(tmp_path), config=cfg))
+    result = run_batch(BatchParams(inputs=[str(sample_corpus / "corpus")], output=str(tmp_path), config=cfg))
     run_id = result["run_id"]
     con = duckdb.connect()
-    docs = read_jsonl(sample_corpus / "docs.jsonl")
+    docs = corpus_docs(sample_corpus)
     counted = con.execute(f"SELECT count(*), count(DISTINCT doc_id) FROM '{tmp_path}/documents/*.parquet'").fetchall()[
         0
     ]
@@ -33,6 +33,6 @@ def test_batch_flow_writes_every_table_and_shards_the_work(prefect_harness, samp
     # The same pairs as the in-process pipeline: sharding changes nothing.
     from pipeline.local import run_local
 
-    local = run_local([sample_corpus / "docs.jsonl"])
+    local = run_local([sample_corpus / "corpus"])
     assert found == {(r["doc_id_a"], r["doc_id_b"]) for r in local.pairs.to_pylist()}
     assert not (tmp_path / "_staging").exists()
