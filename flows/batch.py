@@ -21,7 +21,18 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, Field
 
 from flows import progress
-from pipeline import __version__, align, candidates, cluster, ingest, provenance, schema, signatures, store
+from pipeline import (
+    __version__,
+    align,
+    boilerplate,
+    candidates,
+    cluster,
+    ingest,
+    provenance,
+    schema,
+    signatures,
+    store,
+)
 from pipeline.config import Config
 
 
@@ -83,14 +94,31 @@ def _groups(items: list[Any], max_groups: int = MAX_TASKS_PER_STAGE) -> list[lis
     return out
 
 
-@task(name="featurize", cache_policy=NO_CACHE, persist_result=False)
-def featurize_task(params: BatchParams, run_id: str, shards: list[tuple[int, str]]) -> list[str]:
-    """Normalise shards and compute their signatures; stages their documents, returns features paths."""
+@task(name="boilerplate", cache_policy=NO_CACHE, persist_result=False)
+def boilerplate_task(params: BatchParams, run_id: str, raw_paths: list[str]) -> str:
+    """Corpus statistics over the first and last lines of every document: site chrome and boilerplate lines."""
     run = _store(params, run_id)
+    cfg = params.config.normalize
+    edges = [
+        boilerplate.edge_line_table(pq.read_table(p, columns=["source", "text"]), cfg, i * 10**9)
+        for i, p in enumerate(raw_paths)
+    ]
+    table = pa.concat_tables(edges) if edges else boilerplate.EDGE_LINES.empty_table()
+    index = boilerplate.boilerplate_index(table, cfg)
+    return str(store.write_parquet(index.to_table(), run.work_path("boilerplate.parquet")))
+
+
+@task(name="featurize", cache_policy=NO_CACHE, persist_result=False)
+def featurize_task(params: BatchParams, run_id: str, shards: list[tuple[int, str]], boilerplate_path: str) -> list[str]:
+    """Clean and normalise shards and compute their signatures; stages their documents and segments, returns
+    features paths."""
+    run = _store(params, run_id)
+    index = boilerplate.BoilerplateIndex.from_table(pq.read_table(boilerplate_path))
     paths = []
     for number, raw_path in shards:
-        documents, features = signatures.featurize(pq.read_table(raw_path), params.config)
+        documents, segments, features = signatures.featurize(pq.read_table(raw_path), params.config, index)
         run.stage("documents", documents, f"{number:05d}")
+        run.stage("segments", segments, f"{number:05d}")
         paths.append(str(store.write_parquet(features, run.work_path(f"features-{number:05d}.parquet"))))
         Path(raw_path).unlink(missing_ok=True)
         progress.current().advance("signatures")
@@ -198,11 +226,13 @@ def batch_flow(params: BatchParams) -> dict[str, Any]:
     runner_shards = ingest_task(params, run_id)
     shard_paths = runner_shards["shards"]
     report.stage("signatures", len(shard_paths))
+    boilerplate_path = boilerplate_task(params, run_id, shard_paths)
     groups = _groups(list(enumerate(shard_paths)))
-    feature_futures = featurize_task.map(unmapped(params), unmapped(run_id), groups)
+    feature_futures = featurize_task.map(unmapped(params), unmapped(run_id), groups, unmapped(boilerplate_path))
     feature_paths = [path for f in feature_futures for path in f.result()]
     if not feature_paths:
         run.stage("documents", schema.empty(schema.DOCUMENTS))
+        run.stage("segments", schema.empty(schema.SEGMENTS))
     cand_path, n_candidates, shards_a = candidates_task(params, run_id, feature_paths)
     report.stage("verify", len(shards_a))
     shard_groups = _groups(shards_a)

@@ -11,6 +11,7 @@ from typing import Any
 
 from flows import prefect_env
 from pipeline import config as config_module
+from pipeline import schema
 
 DEFAULT_OUTPUT = "output"
 DEMO_DOCS = 200  # big enough to show clusters, small enough to finish in seconds
@@ -69,7 +70,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from pipeline.simulate import SimulationConfig, simulate
 
     out = Path(args.output)
-    for table in ("documents", "pairs", "clusters", "origins", "attributions", "rejects", "runs", "_staging"):
+    for table in (*schema.OUTPUT_TABLES, "_staging"):
         shutil.rmtree(out / table, ignore_errors=True)  # the demo shows one run, not an accumulating history
     sample = out / "sample"
     counts = simulate(SimulationConfig(docs=DEMO_DOCS, seed=args.seed), sample)

@@ -31,6 +31,28 @@ class IngestConfig(_Section):
     txt_sources_file: str = "sources.json"
 
 
+class NormalizeConfig(_Section):
+    headline_max_words: int = Field(20, ge=1, le=200)
+    extra_chrome_patterns: list[str] = Field(default_factory=list)
+    edge_lines: int = Field(4, ge=0, le=50)
+    site_chrome_min_docs: int = Field(3, ge=2)
+    site_chrome_min_share: float = Field(0.1, ge=0.0, le=1.0)
+    boilerplate_min_sources: int = Field(20, ge=2)
+    boilerplate_max_words: int = Field(12, ge=1)
+    detect_language: bool = True
+
+    @model_validator(mode="after")
+    def _patterns_compile(self) -> NormalizeConfig:
+        import re
+
+        for pattern in self.extra_chrome_patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"normalize.extra_chrome_patterns: {pattern!r} is not a valid regex: {exc}") from None
+        return self
+
+
 class SignatureConfig(_Section):
     shingle_size: int = Field(5, ge=1, le=16)
     num_perm: int = Field(128, ge=16, le=1024)
@@ -70,6 +92,7 @@ class RunConfig(_Section):
 
 class Config(_Section):
     ingest: IngestConfig = IngestConfig()
+    normalize: NormalizeConfig = NormalizeConfig()
     signatures: SignatureConfig = SignatureConfig()
     candidates: CandidateConfig = CandidateConfig()
     verify: VerifyConfig = VerifyConfig()

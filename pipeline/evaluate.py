@@ -53,8 +53,14 @@ class PRF:
         return 2 * p * r / (p + r) if p + r else 0.0
 
     def as_dict(self) -> dict[str, float | int]:
-        return {"precision": self.precision, "recall": self.recall, "f1": self.f1, "tp": self.tp, "fp": self.fp,
-                "fn": self.fn}
+        return {
+            "precision": self.precision,
+            "recall": self.recall,
+            "f1": self.f1,
+            "tp": self.tp,
+            "fp": self.fp,
+            "fn": self.fn,
+        }
 
 
 def set_prf(predicted: Iterable[Any], gold: Iterable[Any]) -> PRF:
@@ -143,8 +149,12 @@ def majority_cluster(members: list[str], predicted: dict[str, str]) -> str | Non
     return min(c for c, n in votes.items() if n == best)
 
 
-def origin_accuracy(gold_origins: list[dict], gold_members: dict[str, list[str]], predicted: dict[str, str],
-                    predicted_origins: dict[str, dict]) -> dict[str, Any]:
+def origin_accuracy(
+    gold_origins: list[dict],
+    gold_members: dict[str, list[str]],
+    predicted: dict[str, str],
+    predicted_origins: dict[str, dict],
+) -> dict[str, Any]:
     """Top-1 origin accuracy (gold origin in the corpus) and external-origin accuracy (the credited agency named
     as external origin) of the predicted cluster that holds most of each gold cluster's members."""
     inside = [0, 0]
@@ -161,9 +171,12 @@ def origin_accuracy(gold_origins: list[dict], gold_members: dict[str, list[str]]
             external[1] += 1
             guess = verdict.get("external_origin") or ""
             external[0] += guess.casefold() == g["external_agency"].casefold()
-    return {"origin_top1": inside[0] / inside[1] if inside[1] else None, "origin_clusters": inside[1],
-            "external_origin_accuracy": external[0] / external[1] if external[1] else None,
-            "external_clusters": external[1]}
+    return {
+        "origin_top1": inside[0] / inside[1] if inside[1] else None,
+        "origin_clusters": inside[1],
+        "external_origin_accuracy": external[0] / external[1] if external[1] else None,
+        "external_clusters": external[1],
+    }
 
 
 def direction_accuracy(gold_sources: dict[Pair, str], predicted_sources: dict[Pair, str | None]) -> dict[str, Any]:
@@ -171,8 +184,11 @@ def direction_accuracy(gold_sources: dict[Pair, str], predicted_sources: dict[Pa
     found = [p for p in gold_sources if p in predicted_sources]
     right = sum(predicted_sources[p] == gold_sources[p] for p in found)
     decided = sum(predicted_sources[p] is not None for p in found)
-    return {"direction_accuracy": right / len(found) if found else None, "directed_pairs": len(found),
-            "direction_decided": decided / len(found) if found else None}
+    return {
+        "direction_accuracy": right / len(found) if found else None,
+        "directed_pairs": len(found),
+        "direction_decided": decided / len(found) if found else None,
+    }
 
 
 # ---------------------------------------------------------------- loading
@@ -232,8 +248,11 @@ def load_pair_labels(path: Path) -> Gold:
             raise ValueError(f"{path}, record {number}: needs fields a, b and label")
         raw = str(row["label"]).strip().casefold()
         label = raw if raw in REUSE_LABELS else ("partial" if raw in _TRUE_WORDS else "none")
-        gold.pairs[ordered(str(row["a"]), str(row["b"]))] = {"label": label, "origin": row.get("origin") or None,
-                                                              "copy_type": "labelled"}
+        gold.pairs[ordered(str(row["a"]), str(row["b"]))] = {
+            "label": label,
+            "origin": row.get("origin") or None,
+            "copy_type": "labelled",
+        }
     return gold
 
 
@@ -256,20 +275,23 @@ def load_output(output: str | Path) -> Output:
         if not list((root / table).glob("*.parquet")):
             return []
         latest = con.execute(f"SELECT max(run_id) FROM read_parquet('{root}/runs/*.parquet')").fetchall()[0][0]
-        cur = con.execute(f"SELECT {columns} FROM read_parquet('{glob}', union_by_name=true) WHERE run_id = ?",
-                          [latest])
+        cur = con.execute(
+            f"SELECT {columns} FROM read_parquet('{glob}', union_by_name=true) WHERE run_id = ?", [latest]
+        )
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
     if not list((root / "runs").glob("*.parquet")):
         raise ValueError(f"no completed run in {root}: run `wiretrace run` first")
-    pairs = {ordered(r["doc_id_a"], r["doc_id_b"]): r for r in
-             rows("pairs", "doc_id_a, doc_id_b, relation, spans, source_doc_id")}
+    pairs = {
+        ordered(r["doc_id_a"], r["doc_id_b"]): r
+        for r in rows("pairs", "doc_id_a, doc_id_b, relation, spans, source_doc_id")
+    }
     return Output(
         pairs=pairs,
         clusters={r["doc_id"]: r["cluster_id"] for r in rows("clusters", "cluster_id, doc_id")},
         origins={r["cluster_id"]: r for r in rows("origins", "cluster_id, origin_doc_id, external_origin")},
-        attributions=rows("attributions", "doc_id, agency, start, \"end\""),
+        attributions=rows("attributions", 'doc_id, agency, start, "end"'),
         documents=[r["doc_id"] for r in rows("documents", "doc_id")],
     )
 
@@ -298,24 +320,34 @@ def evaluate(output: Output, gold: Gold) -> dict[str, Any]:
     quotes = [p for p, g in gold.pairs.items() if g["label"] == "shared_quote"]
     if quotes:
         labelled = sum(output.pairs.get(p, {}).get("relation") == "shared_quote" for p in quotes)
-        report["shared_quote"] = {"pairs": len(quotes), "labelled_shared_quote": labelled / len(quotes),
-                                  "labelled_reuse": sum(p in predicted for p in quotes) / len(quotes)}
-    gold_sources = {p: g.get("source") or g.get("origin") for p, g in gold.pairs.items()
-                    if g["label"] in REUSE_LABELS and (g.get("source") or g.get("origin"))}
-    report["direction"] = direction_accuracy(gold_sources, {p: r["source_doc_id"] for p, r in output.pairs.items()
-                                                            if p in predicted})
+        report["shared_quote"] = {
+            "pairs": len(quotes),
+            "labelled_shared_quote": labelled / len(quotes),
+            "labelled_reuse": sum(p in predicted for p in quotes) / len(quotes),
+        }
+    gold_sources = {
+        p: g.get("source") or g.get("origin")
+        for p, g in gold.pairs.items()
+        if g["label"] in REUSE_LABELS and (g.get("source") or g.get("origin"))
+    }
+    report["direction"] = direction_accuracy(
+        gold_sources, {p: r["source_doc_id"] for p, r in output.pairs.items() if p in predicted}
+    )
     if gold.plain:
         return report
     items = sorted(set(output.documents) | set(gold.docs) | set(gold.clusters) | set(output.clusters))
-    report["clusters"] = {**bcubed(output.clusters, gold.clusters, items),
-                          "ari": adjusted_rand_index(output.clusters, gold.clusters, items)}
+    report["clusters"] = {
+        **bcubed(output.clusters, gold.clusters, items),
+        "ari": adjusted_rand_index(output.clusters, gold.clusters, items),
+    }
     members: dict[str, list[str]] = defaultdict(list)
     for doc, cluster in gold.clusters.items():
         members[cluster].append(doc)
     report["origins"] = origin_accuracy(gold.origins, members, output.clusters, output.origins)
     gold_spans = {p: g.get("spans", []) for p, g in gold.pairs.items() if g["label"] in REUSE_LABELS}
-    report["spans"] = span_prf({p: r["spans"] or [] for p, r in output.pairs.items() if p in predicted},
-                               gold_spans).as_dict()
+    report["spans"] = span_prf(
+        {p: r["spans"] or [] for p, r in output.pairs.items() if p in predicted}, gold_spans
+    ).as_dict()
     report["credits"] = credit_prf(output.attributions, gold.credits).as_dict()
     return report
 

@@ -12,8 +12,7 @@ import logging
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,8 @@ import pyarrow.parquet as pq
 
 from pipeline import schema
 from pipeline.config import IngestConfig
+from pipeline.dates import parse_timestamp
+from pipeline.normalize import title_from_lines
 
 log = logging.getLogger(__name__)
 
@@ -77,68 +78,6 @@ class IngestStats:
     files: list[str] = field(default_factory=list)
 
 
-# ---------------------------------------------------------------- dates
-
-_DATE_FORMATS = (
-    "%Y-%m-%d %H:%M:%S%z",
-    "%Y-%m-%d %H:%M%z",
-    "%Y/%m/%d %H:%M:%S",
-    "%Y/%m/%d",
-    "%d.%m.%Y %H:%M",
-    "%d.%m.%Y",
-    "%B %d, %Y %I:%M %p",
-    "%B %d, %Y",
-    "%b %d, %Y",
-    "%d %B %Y",
-    "%d %b %Y",
-    "%A, %B %d, %Y",
-)
-
-
-def parse_timestamp(value: Any) -> datetime | None:
-    """A UTC datetime for `value` (ISO 8601, RFC 2822, epoch seconds, common written forms), or None.
-
-    Naive times are taken as UTC: scrapers mostly store UTC, and a wrong zone shifts order by hours, not days.
-    """
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = value / 1000 if value > 1e11 else value  # milliseconds are common in scraped JSON
-        try:
-            return datetime.fromtimestamp(seconds, tz=UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
-    text = str(value).strip()
-    if not text:
-        return None
-    parsed = _parse_text_timestamp(text)
-    if parsed is None:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def _parse_text_timestamp(text: str) -> datetime | None:
-    iso = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
-    try:
-        return datetime.fromisoformat(iso)
-    except ValueError:
-        pass
-    try:
-        return parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        pass
-    for fmt in _DATE_FORMATS:
-        try:
-            return datetime.strptime(text, fmt)
-        except ValueError:
-            continue
-    return None
-
-
 # ---------------------------------------------------------------- input discovery
 
 
@@ -181,14 +120,8 @@ def _read_txt(path: Path, cfg: IngestConfig, sources: dict[str, str]) -> Iterato
 
 
 def title_from_text(text: str) -> str | None:
-    """The first non-empty line when it looks like a headline: short, more text follows, no sentence end."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if len(lines) < 2:
-        return None
-    first = lines[0]
-    if len(first) > 200 or len(first.split()) > 25 or first.endswith((".", "!", "?", ":", ",", ";")):
-        return None
-    return first
+    """The headline of a plain-text article: its first line when that looks like one (see normalize)."""
+    return title_from_lines([line.strip() for line in text.splitlines() if line.strip()])
 
 
 def _sources_for_folder(folder: Path, cfg: IngestConfig) -> dict[str, str]:
@@ -367,14 +300,13 @@ def _documents_table(records: list[Record], run_id: str, stats: IngestStats) -> 
         "published_at_raw": raw_dates,
         "title": [r.title for r in records],
         "text": [r.text for r in records],
-        "body": [None] * n,
         "lang": [r.lang for r in records],
-        "n_tokens": [None] * n,
-        "body_hash": [None] * n,
         "input_file": [r.file for r in records],
         "input_record": [r.record for r in records],
         "run_id": [run_id] * n,
     }
+    for name in schema.DOCUMENTS.names:  # filled by later stages
+        columns.setdefault(name, [None] * n)
     return pa.Table.from_pydict(columns, schema=schema.DOCUMENTS)
 
 

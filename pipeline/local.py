@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipeline import align, candidates, cluster, ingest, provenance, schema, signatures
+from pipeline import align, boilerplate, candidates, cluster, ingest, provenance, schema, signatures
 from pipeline.config import Config
 
 
 @dataclass
 class LocalResult:
     documents: pa.Table
+    segments: pa.Table
     rejects: pa.Table
     pairs: pa.Table
     clusters: pa.Table
@@ -34,10 +35,20 @@ def match_shards(shards: list[ingest.Shard], cfg: Config, run_id: str) -> LocalR
     clock = time.perf_counter
     seconds: dict[str, float] = {}
     t = clock()
-    featurized = [signatures.featurize(s.documents, cfg) for s in shards if s.documents.num_rows]
+    edges = (
+        pa.concat_tables(
+            [boilerplate.edge_line_table(s.documents, cfg.normalize, i * 10**9) for i, s in enumerate(shards)]
+        )
+        if shards
+        else boilerplate.EDGE_LINES.empty_table()
+    )
+    index = boilerplate.boilerplate_index(edges, cfg.normalize)
+    seconds["boilerplate"] = clock() - t
+    t = clock()
+    featurized = [signatures.featurize(s.documents, cfg, index) for s in shards if s.documents.num_rows]
     seconds["signatures"] = clock() - t
     t = clock()
-    feature_tables = [f for _, f in featurized]
+    feature_tables = [f for _, _, f in featurized]
     cands = candidates.candidate_table(feature_tables, cfg.candidates.max_bucket_size)
     seconds["candidates"] = clock() - t
     t = clock()
@@ -60,7 +71,8 @@ def match_shards(shards: list[ingest.Shard], cfg: Config, run_id: str) -> LocalR
     pairs = pairs.sort_by([("doc_id_a", "ascending"), ("doc_id_b", "ascending")])
     seconds["verify"] = clock() - t
     t = clock()
-    documents = pa.concat_tables([d for d, _ in featurized]) if featurized else schema.empty(schema.DOCUMENTS)
+    documents = pa.concat_tables([d for d, _, _ in featurized]) if featurized else schema.empty(schema.DOCUMENTS)
+    segments = pa.concat_tables([s for _, s, _ in featurized]) if featurized else schema.empty(schema.SEGMENTS)
     published = dict(
         zip(documents.column("doc_id").to_pylist(), documents.column("published_at").to_pylist(), strict=True)
     )
@@ -69,7 +81,9 @@ def match_shards(shards: list[ingest.Shard], cfg: Config, run_id: str) -> LocalR
     origins = provenance.origins_table(clusters, published, run_id)
     seconds["cluster"] = clock() - t
     rejects = pa.concat_tables([s.rejects for s in shards]) if shards else schema.empty(schema.REJECTS)
-    return LocalResult(documents, rejects, pairs, clusters, origins, cands.num_rows, ingest.IngestStats(), seconds)
+    return LocalResult(
+        documents, segments, rejects, pairs, clusters, origins, cands.num_rows, ingest.IngestStats(), seconds
+    )
 
 
 def run_local(inputs: list[str | Path], cfg: Config | None = None, run_id: str = "local") -> LocalResult:

@@ -1,19 +1,34 @@
-"""Normalise: the clean `body` used for matching, and its tokens, for text in any script.
+"""Normalise: the clean `body` of each article, its metadata, and the matching form of its text, in any script.
 
-First version: Unicode NFKC, quotes and dashes unified, whitespace collapsed, case-folded. Boilerplate, bylines,
-datelines and the body -> text offset map come with the normalisation issue; `normalize_documents` is where
-they plug in. Whole shards go through Arrow compute kernels (RE2) so no Python loop runs per token.
+Two steps. Cleaning (per document, in Python over lines) removes page chrome and metadata lines by documented rules
+(language switchers, follow/share lines, web chrome, bylines, date lines, photo credits, tags, headlines that are not
+prose) and by corpus statistics (`pipeline/boilerplate.py`), keeps every removed segment with its reason, extracts
+title, byline, dateline place, photo credit and a date found in the text, and records where each kept piece of the
+body sits in the original `text`. Matching form (whole shard, Arrow compute kernels): NFKC, case-folded, quotes
+and dashes unified, whitespace collapsed; tokens are letters, digits and combining marks in any script, one per
+character for Han, Hiragana and Katakana.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import regex
 import xxhash
+
+from pipeline import schema
+from pipeline.config import NormalizeConfig
+from pipeline.dates import parse_timestamp
+
+if TYPE_CHECKING:
+    from pipeline.boilerplate import BoilerplateIndex
 
 # Quotes and dashes of many scripts folded to ASCII, so «Hello», „Hello“ and "Hello" tokenise and compare alike.
 _DOUBLE_QUOTES = "[«»„“”‟″〝〞＂]"
@@ -83,12 +98,411 @@ def token_spans(body: str) -> list[tuple[int, int]]:
     return [m.span() for m in TOKEN_PATTERN.finditer(body)]
 
 
-def body_hashes(bodies: pa.Array) -> pa.Array:
-    return pa.array([xxhash.xxh3_64_intdigest(b.encode("utf-8")) for b in bodies.to_pylist()], type=pa.uint64())
+# ---------------------------------------------------------------- cleaning: chrome, metadata, body and offset map
+
+_LANG_CODES = (
+    "ua|uk|en|ru|lt|lv|et|pl|de|fr|bg|be|by|es|it|pt|ro|cs|sk|hu|sr|hr|sl|tr|ar|ur|zh|ja|ko|ka|az|kz|"
+    "kk|fi|sv|no|da|nl|el|he|fa|hi"
+)
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
+_WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tue|wed|thu|fri|sat|sun"
+
+# Whole lines that are page chrome, by reason. Multilingual where the pattern is. Extend with
+# `normalize.extra_chrome_patterns` in config.toml (reason "custom").
+CHROME_RULES: dict[str, str] = {
+    "language_switcher": rf"(?:(?:{_LANG_CODES})(?:\s*[|/·•,]\s*|\s+)){{1,8}}(?:{_LANG_CODES})",
+    "follow_share": r"(?:follow (?:the channel of|us|our)|share (?:this|on)|subscribe|sign up for|join us on|"
+    r"подписывайтесь|подпишитесь|читайте (?:также|нас)|підписуйтесь|читайте також|"
+    r"sekite mus|skaitykite taip pat|suivez-nous|abonnez-vous|lire aussi|"
+    r"read (?:also|more)|related (?:stories|articles|news)|see also|more from|"
+    r"مزید پڑھیں|یہ بھی پڑھیں|ہمیں فالو کریں|اقرأ أيضا|تابعونا)(?:\b|\s|:|$).{0,80}",
+    "web_chrome": r"(?:(?:congratulations! your weather is set to|you are signed in as).{0,80}|comments?|advertisement|"
+    r"show more(?: show less)?|chat with us in facebook messenger.{0,120}|click here|"
+    r"(?:posted|updated|published)\s*:?.{0,40}\d{4}.{0,20}|updated \d.{0,40}|"
+    r"(?:copyright|©).{0,60}|all rights reserved\.?|реклама|реклама\s*\d*)",
+    "byline": r"(?:author|by|автор|авторка|autorius|par|von|تحریر|بقلم)\s*:?\s+"
+    r"(?P<byline_name>[\w.'’-]+(?:\s+[\w.'’-]+){0,4}(?:\s*(?:,|and|и|та)\s*[\w.'’ -]{2,60})?)",
+    "date_line": rf"(?P<date_value>(?:(?:{_WEEKDAYS}),?\s+)?(?:(?:{_MONTHS})\.?\s+\d{{1,2}},?\s+\d{{4}}|"
+    rf"\d{{1,2}}\s+(?:{_MONTHS})\.?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}}))",
+    "photo_credit": r"(?:(?:illustrative )?photo|фото|foto|image|تصویر|صورة)\s*[:(].{0,80}",
+    "tags": r"(?:tags|topics|теги|теґи|žymės|mots-clés)\s*[:|].{0,200}",
+}
+
+# Prefixes of a line, removed from the body and kept as metadata.
+_DATE_PREFIX = re.compile(r"^\s*(?:date|дата|data)\s*:?\s*(\d{4}-\d{2}-\d{2})\s+", re.IGNORECASE)
+# "VILNIUS, Jan 5 (Reuters) - ", "SALVADOR, Feb 26 - ", "AUSTIN, Texas (AP) — ", "(AFP) — ", "WASHINGTON, D.C. - "
+_DATELINE = re.compile(
+    rf"^(?:(?P<place>[A-ZА-ЯЁІЇЄ][A-ZА-ЯЁІЇЄ.'’ -]{{1,40}}?)(?:,\s*(?:[A-Z][a-z]+\.?(?: [A-Z][a-z]+)?|"
+    rf"(?i:{_MONTHS})\.? \d{{1,2}}|[A-Z]\.[A-Z]\.))*\s*)?"
+    r"(?P<credit>\((?:[A-Za-zА-Яа-яЁё.\- ]{2,30})\)\s*)?[-–—]+\s+"
+)
+# A caption credit closing a line: "... Illustrative photo (Photo: Getty Images)".
+_INLINE_PHOTO = re.compile(
+    r"\s*(?:illustrative\s+)?(?:photo|фото|foto)?\s*\((?:photo|фото|foto)\s*:\s*[^)]{1,80}\)\s*$", re.IGNORECASE
+)
+_SENTENCE_END = ".!?…:;\"'»”’)]۔。！？؟।"
+_LINE = re.compile(r"[^\n]+")
 
 
-def normalize_documents(documents: pa.Table) -> pa.Table:
-    """`documents` with `body` and `body_hash` filled in from `text`."""
-    bodies = normalize_batch(documents.column("text"))
-    table = documents.set_column(documents.schema.get_field_index("body"), "body", bodies)
-    return table.set_column(table.schema.get_field_index("body_hash"), "body_hash", body_hashes(bodies))
+@dataclass
+class Rules:
+    """Compiled cleaning rules (built once per config)."""
+
+    chrome: re.Pattern[str]
+    headline_max_words: int
+
+    @classmethod
+    def build(cls, extra_patterns: tuple[str, ...] = (), headline_max_words: int = 20) -> Rules:
+        alternatives = [f"(?P<{reason}>{pattern})" for reason, pattern in CHROME_RULES.items()]
+        alternatives += [f"(?P<custom{i}>{p})" for i, p in enumerate(extra_patterns)]
+        return cls(re.compile("^(?:" + "|".join(alternatives) + r")\s*$", re.IGNORECASE), headline_max_words)
+
+
+@dataclass
+class Cleaned:
+    body: str
+    body_map: list[tuple[int, int, int]]  # (body_start, text_start, length) for each kept piece
+    segments: list[tuple[int, int, str]]  # removed (text_start, text_end, reason)
+    title: str | None = None
+    byline: str | None = None
+    dateline_place: str | None = None
+    photo_credit: str | None = None
+    text_date: datetime | None = None
+
+
+_NUMBER = re.compile(r"\d[\d.,/:-]*")
+# A line that stops on a comma or a function word was cut mid-sentence by the scraper: prose, not a headline.
+_CONTINUATION = re.compile(
+    r"(?:,|\b(?:and|or|but|the|a|an|to|at|of|in|on|for|with|that|by|from|as|is|was|are|"
+    r"were|и|в|на|с|что|і|та|ir|et|de|la|le|les|des|du|und|der|die|das)$)",
+    re.IGNORECASE,
+)
+
+
+def _is_headline(line: str, max_words: int) -> bool:
+    """A line that is not prose: no sentence end and at most `max_words` words (a title, related headline,
+    subheading, caption or tag). Prose paragraphs, however short, end with punctuation; lines cut mid-sentence and
+    table rows (two or more numbers: "Net 959,000 vs 1,033,000") are content too."""
+    stripped = line.rstrip()
+    if stripped.endswith(_ENDS) or len(line.split()) > max_words:
+        return False
+    return not _CONTINUATION.search(stripped) and len(_NUMBER.findall(stripped)) < 2
+
+
+def title_from_lines(lines: list[str], max_words: int = 20) -> str | None:
+    """The document's headline: the first headline-like line of its opening that is not a site name (a line of
+    one to three words followed by another headline), if prose follows."""
+    for i, line in enumerate(lines[:4]):
+        if not _is_headline(line, max_words):
+            return None
+        following = lines[i + 1] if i + 1 < len(lines) else None
+        if following is None:
+            return None
+        if len(line.split()) <= 3 and _is_headline(following, max_words):
+            continue
+        return line
+    return None
+
+
+def _line_key(line: str) -> str:
+    return " ".join(line.casefold().split())
+
+
+_BLOCK_BREAK = re.compile(r"\n[ \t]*\n\s*|\n(?=[ \t]+\S)")
+
+
+_ENDS = tuple(_SENTENCE_END)
+
+
+def _units(text: str) -> tuple[list[tuple[int, str]], bool]:
+    """(start, stripped text) of each unit the rules classify, and whether the text is hard-wrapped. Units are
+    lines, or, for hard-wrapped text (wire copy wrapped at ~70 columns, where most lines stop mid-sentence),
+    paragraphs separated by blank or indented lines."""
+    lines: list[tuple[int, str]] = []
+    offset = 0
+    long_open = 0
+    for raw in text.split("\n"):
+        stripped = raw.strip()
+        if stripped:
+            lines.append((offset + raw.index(stripped[0]), stripped))
+            if len(stripped) >= 40 and not stripped.endswith(_ENDS):
+                long_open += 1
+        offset += len(raw) + 1
+    if len(lines) < 2 or long_open < 0.3 * len(lines):
+        return lines, False
+    units, cursor = [], 0
+    for m in _BLOCK_BREAK.finditer(text):
+        units.append((cursor, m.start()))
+        cursor = m.end()
+    units.append((cursor, len(text)))
+    out = []
+    for a, b in units:
+        raw = text[a:b]
+        stripped = raw.strip()
+        if stripped:
+            out.append((a + raw.index(stripped[0]), stripped))
+    return out, True
+
+
+def clean(
+    text: str,
+    title: str | None,
+    rules: Rules,
+    chrome_lines: frozenset[int] = frozenset(),
+    source_chrome: frozenset[int] = frozenset(),
+    edge_lines: int = 4,
+) -> Cleaned:
+    """Split `text` into kept body pieces and removed segments (with reasons), extracting title, byline, dateline
+    place, photo credit and a publication date found in the text.
+
+    `chrome_lines` are line hashes that recur across many sources, `source_chrome` those that recur across this
+    document's own source (both from corpus statistics, see `pipeline/boilerplate.py`)."""
+    units, wrapped = _units(text)
+    out = Cleaned("", [], [])
+    out.title = title or title_from_lines([u for _, u in units[:4]], rules.headline_max_words)
+    title_key = _line_key(out.title) if out.title else None
+    n_edge = edge_lines if (chrome_lines or source_chrome) else 0
+    kinds = [
+        _unit_kind(u, start, rules, out, chrome_lines, source_chrome, edge=i < n_edge or i >= len(units) - n_edge)
+        for i, (start, u) in enumerate(units)
+    ]
+    prose = [i for i, k in enumerate(kinds) if k[0] == "prose"]
+    # A document with no prose at all (a table, a list of results) keeps its lines: they are its content.
+    first, last = (prose[0], prose[-1]) if prose else (0, len(units) - 1)
+    body_parts: list[str] = []
+    cursor = 0
+    for i, ((start, unit), (kind, piece_end)) in enumerate(zip(units, kinds, strict=True)):
+        if kind not in ("prose", "headline"):
+            continue
+        if kind == "headline" and not wrapped:
+            # Not prose: removed at the top or bottom of the page, or alone between paragraphs (related headline,
+            # subheading); kept inside runs of such lines (tables, lists) so no content is lost. Hard-wrapped wire
+            # text has no page chrome: its short lines are tables and notes, and all stay.
+            isolated = kinds[i - 1][0] != "headline" and (i + 1 >= len(kinds) or kinds[i + 1][0] != "headline")
+            if i < first or i > last or isolated:
+                kept = " ".join(unit[: piece_end - start].split())
+                out.segments.append((start, piece_end, _headline_reason(kept, title_key, i < first)))
+                continue
+        piece_start, piece = _strip_prefixes(unit[: piece_end - start], start, out, first_prose=i == first)
+        out.body_map.append((cursor, piece_start, len(piece)))
+        body_parts.append(piece)
+        cursor += len(piece) + 1
+    out.body = "\n".join(body_parts)
+    out.segments.sort()
+    return out
+
+
+# Chrome lines are short: the rules never need to look at a long paragraph.
+_MAX_CHROME_CHARS = 240
+
+
+def _unit_kind(
+    unit: str,
+    start: int,
+    rules: Rules,
+    out: Cleaned,
+    chrome_lines: frozenset[int],
+    source_chrome: frozenset[int],
+    edge: bool,
+) -> tuple[str, int]:
+    """("chrome", end) for a unit removed by a rule or by statistics (its segment recorded, metadata extracted),
+    else ("headline" | "prose", end of the part to keep: a closing photo credit is cut off)."""
+    end = start + len(unit)
+    if not edge and len(unit) > _MAX_CHROME_CHARS and unit.endswith(_ENDS):
+        return "prose", end  # the common case: a paragraph of prose
+    if len(unit) <= _MAX_CHROME_CHARS:
+        flat = " ".join(unit.split())
+        m = rules.chrome.match(flat)
+        if m:
+            reason = m.lastgroup or "custom"
+            reason = "custom" if reason.startswith("custom") else reason
+            if reason == "byline":
+                out.byline = out.byline or m.group("byline_name")
+            elif reason == "date_line":
+                out.text_date = out.text_date or parse_timestamp(m.group("date_value"))
+            elif reason == "photo_credit":
+                out.photo_credit = out.photo_credit or flat
+            out.segments.append((start, end, reason))
+            return "chrome", end
+    if edge:
+        key = hash_line(unit)
+        if key in source_chrome or key in chrome_lines:
+            out.segments.append((start, end, "site_chrome" if key in source_chrome else "boilerplate"))
+            return "chrome", end
+    if unit.endswith(")"):
+        photo = _INLINE_PHOTO.search(unit)
+        if photo:
+            out.photo_credit = out.photo_credit or photo.group(0).strip()
+            credit_start = start + photo.start() + len(photo.group(0)) - len(photo.group(0).lstrip())
+            out.segments.append((credit_start, end, "photo_credit"))
+            unit, end = unit[: photo.start()], start + photo.start()
+    return ("headline" if _is_headline(unit, rules.headline_max_words) else "prose"), end
+
+
+def _headline_reason(flat: str, title_key: str | None, at_top: bool) -> str:
+    if title_key and _line_key(flat) == title_key:
+        return "title"
+    if at_top and len(flat.split()) <= 3:
+        return "site_name"
+    return "headline"
+
+
+def _strip_prefixes(piece: str, start: int, out: Cleaned, first_prose: bool) -> tuple[int, str]:
+    """On the first paragraph, a "date 2021-08-06 " prefix and an agency dateline leave the body (kept as metadata
+    and segments)."""
+    if not first_prose:
+        return start, piece
+    date = _DATE_PREFIX.match(piece)
+    if date:
+        out.text_date = out.text_date or parse_timestamp(date.group(1))
+        out.segments.append((start, start + date.end(), "date_prefix"))
+        piece, start = piece[date.end() :], start + date.end()
+    dateline = _DATELINE.match(piece)
+    if dateline and (dateline.group("place") or dateline.group("credit")):
+        if dateline.group("place"):
+            out.dateline_place = dateline.group("place").strip().rstrip(",")
+        out.segments.append((start, start + dateline.end(), "dateline"))
+        piece, start = piece[dateline.end() :], start + dateline.end()
+    return start, piece
+
+
+def hash_line(line: str) -> int:
+    """A stable hash of a line's matching form (case and spacing ignored), for boilerplate statistics."""
+    return xxhash.xxh3_64_intdigest(_line_key(line).encode("utf-8"))
+
+
+def edge_lines(text: str, n: int) -> list[str]:
+    """The first and last `n` non-empty stripped lines of `text` (each once)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) <= 2 * n:
+        return lines
+    return lines[:n] + lines[-n:]
+
+
+# ---------------------------------------------------------------- language
+
+_SCRIPT_LANG = (
+    ("[\u0600-\u06ff]", "ar"),
+    ("[\u0400-\u04ff]", "ru"),
+    ("[\u4e00-\u9fff]", "zh"),
+    ("[\u3040-\u30ff]", "ja"),
+    ("[\uac00-\ud7af]", "ko"),
+    ("[\u0900-\u097f]", "hi"),
+    ("[\u0370-\u03ff]", "el"),
+    ("[\u0590-\u05ff]", "he"),
+)
+
+
+def detect_language(body: str) -> str | None:
+    """ISO 639-1 code of the body's language from CLD2 (its model ships in the wheel; ~40 us a document on the
+    first 320 characters), or a guess from the dominant script when CLD2 cannot tell."""
+    sample = body[:320]
+    if not sample.strip():
+        return None
+    try:
+        import pycld2
+
+        _, _, details = pycld2.detect(sample)
+        if details and details[0][1] not in ("un", "xxx"):
+            return details[0][1]
+    except (ImportError, ValueError):  # ValueError: CLD2 refuses some invalid code points
+        pass
+    counts = [(len(re.findall(pattern, sample)), lang) for pattern, lang in _SCRIPT_LANG]
+    best = max(counts)
+    return best[1] if best[0] > len(sample) // 10 else None
+
+
+# ---------------------------------------------------------------- a shard at a time
+
+
+def body_hashes(match_texts: pa.Array) -> pa.Array:
+    return pa.array([xxhash.xxh3_64_intdigest(b.encode("utf-8")) for b in match_texts.to_pylist()], type=pa.uint64())
+
+
+@dataclass
+class Normalized:
+    documents: pa.Table  # body, body_map, metadata and body_hash filled in
+    segments: pa.Table  # every removed segment with its reason
+    match_texts: pa.Array  # the matching form of each body, for tokens and signatures
+
+
+def normalize_documents(
+    documents: pa.Table, cfg: NormalizeConfig | None = None, boilerplate: BoilerplateIndex | None = None
+) -> Normalized:
+    """Clean every document of a shard and compute the matching form of its body.
+
+    `boilerplate` is a `pipeline.boilerplate.BoilerplateIndex` computed over the whole batch (None: rules only).
+    """
+    cfg = cfg or NormalizeConfig()
+    rules = _rules(tuple(cfg.extra_chrome_patterns), cfg.headline_max_words)
+    everywhere = boilerplate.everywhere if boilerplate is not None else frozenset()
+    columns = {
+        name: documents.column(name).to_pylist()
+        for name in ("doc_id", "text", "title", "source", "published_at", "lang", "run_id")
+    }
+    out: dict[str, list] = {
+        k: []
+        for k in (
+            "body",
+            "body_map",
+            "title",
+            "byline",
+            "dateline_place",
+            "photo_credit",
+            "published_at",
+            "published_at_source",
+            "lang",
+        )
+    }
+    segments: dict[str, list] = {name: [] for name in schema.SEGMENTS.names}
+    map_offsets, map_pieces = [0], []
+    for i, text in enumerate(columns["text"]):
+        chrome = boilerplate.for_source(columns["source"][i]) if boilerplate is not None else frozenset()
+        cleaned = clean(text, columns["title"][i], rules, everywhere, chrome, cfg.edge_lines)
+        published = columns["published_at"][i]
+        out["body"].append(cleaned.body)
+        map_offsets.append(map_offsets[-1] + len(cleaned.body_map))
+        map_pieces.extend(cleaned.body_map)
+        out["title"].append(cleaned.title)
+        out["byline"].append(cleaned.byline)
+        out["dateline_place"].append(cleaned.dateline_place)
+        out["photo_credit"].append(cleaned.photo_credit)
+        out["published_at"].append(published if published is not None else cleaned.text_date)
+        out["published_at_source"].append(
+            "metadata" if published is not None else ("text" if cleaned.text_date else None)
+        )
+        lang = columns["lang"][i]
+        out["lang"].append(lang if lang or not cfg.detect_language else detect_language(cleaned.body))
+        for start, end, reason in cleaned.segments:
+            segments["doc_id"].append(columns["doc_id"][i])
+            segments["start"].append(start)
+            segments["end"].append(end)
+            segments["reason"].append(reason)
+            segments["content"].append(text[start:end])
+            segments["run_id"].append(columns["run_id"][i])
+    pieces = np.array(map_pieces, dtype=np.int32).reshape(-1, 3)
+    out["body_map"] = pa.ListArray.from_arrays(
+        pa.array(map_offsets, pa.int32()),
+        pa.StructArray.from_arrays([pa.array(pieces[:, k]) for k in range(3)], fields=list(schema.BODY_PIECE)),
+    )
+    table = documents
+    for name, values in out.items():
+        field = schema.DOCUMENTS.field(name)
+        array = values if isinstance(values, pa.Array) else pa.array(values, field.type)
+        table = table.set_column(table.schema.get_field_index(name), field, array)
+    match_texts = normalize_batch(table.column("body"))
+    table = table.set_column(table.schema.get_field_index("body_hash"), "body_hash", body_hashes(match_texts))
+    return Normalized(table, pa.Table.from_pydict(segments, schema=schema.SEGMENTS), match_texts)
+
+
+_RULES_CACHE: dict[tuple, Rules] = {}
+
+
+def _rules(extra: tuple[str, ...], headline_max_words: int) -> Rules:
+    key = (extra, headline_max_words)
+    if key not in _RULES_CACHE:
+        _RULES_CACHE[key] = Rules.build(extra, headline_max_words)
+    return _RULES_CACHE[key]

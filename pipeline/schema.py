@@ -11,6 +11,8 @@ TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 SPAN = pa.struct([("a_start", pa.int32()), ("a_end", pa.int32()), ("b_start", pa.int32()), ("b_end", pa.int32())])
 
+BODY_PIECE = pa.struct([("body_start", pa.int32()), ("text_start", pa.int32()), ("length", pa.int32())])
+
 DOCUMENTS = pa.schema(
     [
         ("doc_id", pa.string()),
@@ -20,8 +22,14 @@ DOCUMENTS = pa.schema(
         ("published_at_raw", pa.string()),  # the date as the input wrote it, kept when it did not parse
         ("title", pa.string()),
         ("text", pa.string()),  # exactly as ingested
-        ("body", pa.string()),  # normalised text used for matching
+        ("body", pa.string()),  # the article text without page chrome and metadata lines: what is matched
+        # (body_start, text_start, length) of each kept piece: body offsets -> text offsets
+        ("body_map", pa.list_(BODY_PIECE)),
         ("lang", pa.string()),
+        ("byline", pa.string()),
+        ("dateline_place", pa.string()),
+        ("photo_credit", pa.string()),
+        ("published_at_source", pa.string()),  # metadata | text (a date found in the article) | null
         ("n_tokens", pa.int32()),
         ("body_hash", pa.uint64()),
         ("input_file", pa.string()),
@@ -62,6 +70,17 @@ PAIRS = pa.schema(
         ("spans", pa.list_(SPAN)),
         ("source_doc_id", pa.string()),
         ("direction_confidence", pa.float32()),
+        ("run_id", pa.string()),
+    ]
+)
+
+SEGMENTS = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("start", pa.int32()),  # character offsets into documents.text
+        ("end", pa.int32()),
+        ("reason", pa.string()),  # language_switcher | follow_share | web_chrome | byline | date_line | ...
+        ("content", pa.string()),
         ("run_id", pa.string()),
     ]
 )
@@ -120,6 +139,7 @@ RUNS = pa.schema(
 
 OUTPUT_TABLES: dict[str, pa.Schema] = {
     "documents": DOCUMENTS,
+    "segments": SEGMENTS,
     "pairs": PAIRS,
     "clusters": CLUSTERS,
     "origins": ORIGINS,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -20,6 +21,9 @@ from datasketch import MinHash
 from pipeline import schema
 from pipeline.config import Config
 from pipeline.normalize import normalize_documents, tokenize_batch
+
+if TYPE_CHECKING:
+    from pipeline.boilerplate import BoilerplateIndex
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _EMPTY = np.iinfo(np.uint32).max
@@ -225,17 +229,20 @@ def lsh_shape(
     return optimal_bands(threshold, num_perm, fp_weight, fn_weight)
 
 
-def featurize(documents: pa.Table, cfg: Config) -> tuple[pa.Table, pa.Table]:
-    """Normalise a shard of documents and compute its matching features: (documents with body, body_hash and
-    n_tokens filled in, features table)."""
-    documents = normalize_documents(documents)
+def featurize(
+    documents: pa.Table, cfg: Config, boilerplate: BoilerplateIndex | None = None
+) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """Clean and normalise a shard of documents and compute its matching features: (documents with body, metadata,
+    body_hash and n_tokens filled in, the removed segments, the features table)."""
+    normalized = normalize_documents(documents, cfg.normalize, boilerplate)
+    documents = normalized.documents
     c = cfg.candidates
     bands, rows = lsh_shape(
         c.threshold, cfg.signatures.num_perm, c.false_positive_weight, c.false_negative_weight, c.bands, c.rows
     )
     table, n_tokens = features(
         documents.column("doc_id").combine_chunks(),
-        documents.column("body").combine_chunks(),
+        normalized.match_texts,
         documents.column("body_hash").combine_chunks(),
         cfg.signatures.shingle_size,
         cfg.signatures.num_perm,
@@ -246,4 +253,4 @@ def featurize(documents: pa.Table, cfg: Config) -> tuple[pa.Table, pa.Table]:
     documents = documents.set_column(
         documents.schema.get_field_index("n_tokens"), "n_tokens", pa.array(n_tokens, pa.int32())
     )
-    return documents, table
+    return documents, normalized.segments, table

@@ -432,8 +432,7 @@ class _Writer:
         templates = (
             lambda: f"{subject()} {r.choice(_VERBS)} {r.choice(_ADJ)} {w()} rules in {place} {r.choice(_TIMES)}",
             lambda: (
-                f"{subject()} {r.choice(_SAYS)} {num()} {w()} cases were {r.choice(_VERBS)} near "
-                f"{r.choice(_PLACES)}"
+                f"{subject()} {r.choice(_SAYS)} {num()} {w()} cases were {r.choice(_VERBS)} near {r.choice(_PLACES)}"
             ),
             lambda: f"{r.choice(_ACCORDING)} {r.choice(_ORGS)}, the {r.choice(_ADJ)} {w()} plan affects {num()} {w()}",
             lambda: f"{subject()} {r.choice(_VERBS)} the {r.choice(_ADJ)} {w()} {r.choice(_TIMES)}",
@@ -449,8 +448,7 @@ class _Writer:
             ),
             lambda: f"In {r.choice(_PLACES)}, {r.choice(_GROUPS)} {r.choice(_VERBS)} {num()} {w()} {r.choice(_TIMES)}",
             lambda: (
-                f"{subject()} {r.choice(_EXPECTED)} {r.choice(_ACTIONS)} the {r.choice(_ADJ)} {w()} "
-                f"{r.choice(_DEALS)}"
+                f"{subject()} {r.choice(_EXPECTED)} {r.choice(_ACTIONS)} the {r.choice(_ADJ)} {w()} {r.choice(_DEALS)}"
             ),
             lambda: f"{r.choice(_UNCLEAR)} {r.choice(_ORGS)} would {r.choice(_ACTIONS)} {w()} {w()}",
             lambda: f"{num()} {w()} {r.choice(_TRENDS)} in {r.choice(_PLACES)}, {subject().lower()} {r.choice(_SAID)}",
@@ -774,6 +772,12 @@ def _share(doc: Doc, shared: set[tuple[str, int]]) -> float:
     return inside / max(1, sum(len(s.text.split()) for s in sentences))
 
 
+def _same_article(a: Doc, b: Doc) -> bool:
+    """The same sentences in the same order: the same article once page chrome and credit lines are set aside
+    (what the pipeline calls `exact`)."""
+    return [s.text for s in _flatten(a.paragraphs)] == [s.text for s in _flatten(b.paragraphs)]
+
+
 def gold_pair(a: Doc, b: Doc, ra: Rendered, rb: Rendered) -> dict[str, Any] | None:
     """The gold label of a document pair, or None when they share nothing."""
     shared = _shared_origins(a, b)
@@ -784,7 +788,7 @@ def gold_pair(a: Doc, b: Doc, ra: Rendered, rb: Rendered) -> dict[str, Any] | No
     x, y, rx, ry = (a, b, ra, rb) if a.doc_id < b.doc_id else (b, a, rb, ra)
     if not reuse:
         return {"a": x.doc_id, "b": y.doc_id, "label": "shared_quote", "copy_type": "quote", "spans": []}
-    if rx.text == ry.text:
+    if _same_article(x, y):
         label = "exact"
     else:
         label = "near_duplicate" if min(_share(x, reuse), _share(y, reuse)) >= 0.8 else "partial"

@@ -40,7 +40,7 @@ def test_verify_pairs_orders_ids_and_swaps_containments():
         ],
         schema=schema.DOCUMENTS,
     )
-    _, features = signatures.featurize(docs, cfg)
+    _, _, features = signatures.featurize(docs, cfg)
     view = align.FeatureView.from_table(features)
     pairs = align.verify_pairs(view, view, np.array([0]), np.array([1]), cfg.verify, "r").to_pylist()
     assert len(pairs) == 1

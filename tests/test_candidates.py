@@ -54,7 +54,7 @@ def test_default_banding_catches_edited_copies_at_jaccard_around_0_3():
     shard_docs = pa.Table.from_pylist(
         [{"doc_id": f"d{i:04d}", "text": t} for i, t in enumerate(bodies)], schema=schema.DOCUMENTS
     )
-    _, features = signatures.featurize(shard_docs, cfg)
+    _, _, features = signatures.featurize(shard_docs, cfg)
     shingles = features.column("shingles").to_pylist()
     jaccards = [len(set(shingles[a]) & set(shingles[b])) / len(set(shingles[a]) | set(shingles[b])) for a, b in pairs]
     assert 0.25 < np.median(jaccards) < 0.4
@@ -68,13 +68,13 @@ def test_default_banding_catches_edited_copies_at_jaccard_around_0_3():
 
 def test_candidate_table_maps_rows_back_to_shards():
     cfg = Config()
-    text = "the same story text repeated in two different shards for sure"
+    text = "The same story text, repeated in two different shards for sure."
     shard1 = pa.Table.from_pylist(
         [{"doc_id": "a", "text": text}, {"doc_id": "b", "text": "other words"}], schema=schema.DOCUMENTS
     )
     shard2 = pa.Table.from_pylist(
         [{"doc_id": "c", "text": "unrelated"}, {"doc_id": "d", "text": text}], schema=schema.DOCUMENTS
     )
-    f1, f2 = (signatures.featurize(s, cfg)[1] for s in (shard1, shard2))
+    f1, f2 = (signatures.featurize(s, cfg)[2] for s in (shard1, shard2))
     table = candidates.candidate_table([f1, f2], 200)
     assert table.to_pylist() == [{"shard_a": 0, "row_a": 0, "shard_b": 1, "row_b": 1}]

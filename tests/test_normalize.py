@@ -59,10 +59,11 @@ def test_normalize_documents_fills_body_and_hash():
     from pipeline import schema
 
     docs = pa.Table.from_pylist(
-        [{"doc_id": "a", "text": "Hello  World"}, {"doc_id": "b", "text": "hello world"}], schema=schema.DOCUMENTS
+        [{"doc_id": "a", "text": "Hello  World."}, {"doc_id": "b", "text": "hello world."}], schema=schema.DOCUMENTS
     )
     out = normalize.normalize_documents(docs)
-    assert out.column("body").to_pylist() == ["hello world", "hello world"]
-    hashes = out.column("body_hash").to_pylist()
+    assert out.documents.column("body").to_pylist() == ["Hello  World.", "hello world."]
+    assert out.match_texts.to_pylist() == ["hello world.", "hello world."]
+    hashes = out.documents.column("body_hash").to_pylist()
     assert hashes[0] == hashes[1] and hashes[0] is not None
-    assert out.column("text").to_pylist() == ["Hello  World", "hello world"]
+    assert out.documents.column("text").to_pylist() == ["Hello  World.", "hello world."]

@@ -7,7 +7,7 @@ import pytest
 from datasketch import LeanMinHash, MinHash
 from datasketch.lsh import _optimal_param
 
-from pipeline import normalize, signatures
+from pipeline import signatures
 from pipeline.config import Config
 
 WORDS = [f"w{i}" for i in range(3000)]
@@ -107,8 +107,9 @@ def test_featurize_fills_documents_and_features():
         [{"doc_id": "a", "text": "One two three four five six."}, {"doc_id": "b", "text": "!!!"}],
         schema=schema.DOCUMENTS,
     )
-    documents, features = signatures.featurize(docs, Config())
+    documents, segments, features = signatures.featurize(docs, Config())
     assert documents.column("n_tokens").to_pylist() == [6, 0]
-    assert documents.column("body").to_pylist() == [normalize.normalize_text("One two three four five six."), "!!!"]
+    assert documents.column("body").to_pylist() == ["One two three four five six.", "!!!"]
+    assert segments.num_rows == 0
     assert features.column("doc_id").to_pylist() == ["a", "b"]
     assert [len(s) for s in features.column("shingles").to_pylist()] == [2, 0]

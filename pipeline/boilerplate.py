@@ -1,0 +1,105 @@
+"""Boilerplate: page chrome found by corpus statistics, before documents are cleaned.
+
+Rules catch the chrome that looks like chrome; statistics catch the rest: a line that opens or closes many articles
+of one site (its footer, its "Chat with us" box) is that site's chrome, and a short line that opens or closes
+articles of many sites ("All rights reserved.") is boilerplate everywhere. Only the first and last `edge_lines`
+lines of each document count, because that is where chrome sits and where copied wire paragraphs do not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from pipeline.config import NormalizeConfig
+from pipeline.normalize import edge_lines, hash_line
+
+EDGE_LINES = pa.schema(
+    [("source", pa.string()), ("doc_index", pa.int64()), ("line_hash", pa.uint64()), ("words", pa.int32())]
+)
+
+
+def edge_line_table(documents: pa.Table, cfg: NormalizeConfig, first_index: int = 0) -> pa.Table:
+    """One row per distinct edge line of each document: (source, doc_index, line_hash, words)."""
+    rows: dict[str, list] = {"source": [], "doc_index": [], "line_hash": [], "words": []}
+    sources = documents.column("source").to_pylist()
+    for i, text in enumerate(documents.column("text").to_pylist()):
+        seen = set()
+        for line in edge_lines(text, cfg.edge_lines):
+            key = hash_line(line)
+            if key in seen:
+                continue
+            seen.add(key)
+            rows["source"].append(sources[i] or "")
+            rows["doc_index"].append(first_index + i)
+            rows["line_hash"].append(key)
+            rows["words"].append(len(line.split()))
+    return pa.Table.from_pydict(rows, schema=EDGE_LINES)
+
+
+@dataclass
+class BoilerplateIndex:
+    """Line hashes that are chrome for one source, or boilerplate for every source."""
+
+    everywhere: frozenset[int] = frozenset()
+    by_source: dict[str, frozenset[int]] = field(default_factory=dict)
+
+    def for_source(self, source: str | None) -> frozenset[int]:
+        return self.by_source.get(source or "", frozenset())
+
+    def to_table(self) -> pa.Table:
+        sources = [""] * len(self.everywhere) + [s for s, keys in self.by_source.items() for _ in keys]
+        hashes = list(self.everywhere) + [k for keys in self.by_source.values() for k in keys]
+        kinds = ["boilerplate"] * len(self.everywhere) + ["site_chrome"] * (len(hashes) - len(self.everywhere))
+        return pa.table(
+            {
+                "source": pa.array(sources, pa.string()),
+                "line_hash": pa.array(hashes, pa.uint64()),
+                "kind": pa.array(kinds, pa.string()),
+            }
+        )
+
+    @classmethod
+    def from_table(cls, table: pa.Table) -> BoilerplateIndex:
+        everywhere, by_source = set(), {}
+        for source, key, kind in zip(
+            *(table.column(c).to_pylist() for c in ("source", "line_hash", "kind")), strict=True
+        ):
+            if kind == "boilerplate":
+                everywhere.add(key)
+            else:
+                by_source.setdefault(source, set()).add(key)
+        return cls(frozenset(everywhere), {s: frozenset(k) for s, k in by_source.items()})
+
+
+def boilerplate_index(edges: pa.Table, cfg: NormalizeConfig) -> BoilerplateIndex:
+    """Site chrome and cross-site boilerplate from the edge lines of a whole batch (grouped in numpy)."""
+    if edges.num_rows == 0:
+        return BoilerplateIndex()
+    source_codes, source_names = _codes(edges.column("source"))
+    hashes = edges.column("line_hash").to_numpy()
+    words = edges.column("words").to_numpy()
+    docs_per_source = np.bincount(
+        source_codes[np.unique(edges.column("doc_index").to_numpy(), return_index=True)[1]],
+        minlength=len(source_names),
+    )
+    # Documents per (source, line).
+    pairs, counts = np.unique(np.stack([source_codes.astype(np.uint64), hashes]), axis=1, return_counts=True)
+    share = counts / docs_per_source[pairs[0].astype(np.int64)]
+    chrome = (counts >= cfg.site_chrome_min_docs) & (share >= cfg.site_chrome_min_share)
+    by_source: dict[str, set[int]] = {}
+    for code, key in zip(pairs[0][chrome].tolist(), pairs[1][chrome].tolist(), strict=True):
+        by_source.setdefault(source_names[int(code)], set()).add(key)
+    # Distinct sources per short line.
+    short = words <= cfg.boilerplate_max_words
+    line_source = np.unique(np.stack([hashes[short], source_codes[short].astype(np.uint64)]), axis=1)
+    lines, n_sources = np.unique(line_source[0], return_counts=True)
+    everywhere = frozenset(lines[n_sources >= cfg.boilerplate_min_sources].tolist())
+    return BoilerplateIndex(everywhere, {s: frozenset(k) for s, k in by_source.items()})
+
+
+def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    encoded = column.combine_chunks().dictionary_encode()
+    return encoded.indices.to_numpy().astype(np.int64), encoded.dictionary.to_pylist()
