@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline import evaluate, schema, store  # noqa: E402
+from pipeline import evaluate, store  # noqa: E402
 from pipeline.local import run_local  # noqa: E402
 from pipeline.simulate import SimulationConfig, simulate  # noqa: E402
 
@@ -40,9 +40,8 @@ def run_one(base: str | Path, docs: int, folder: Path) -> dict:
     seconds = time.perf_counter() - started
     run = store.RunStore(folder / "out", "quality")
     run.prepare()
-    for name in ("documents", "pairs", "clusters", "origins", "rejects"):
+    for name in ("documents", "segments", "pairs", "clusters", "origins", "attributions", "rejects"):
         run.stage(name, getattr(result, name))
-    run.stage("attributions", schema.empty(schema.ATTRIBUTIONS))
     run.commit({"run_id": "quality", "status": "completed"})
     report = evaluate.evaluate(evaluate.load_output(folder / "out"), evaluate.load_gold(folder / "sim"))
     report["corpus"] = {

@@ -70,7 +70,7 @@ def pipeline_run(path: Path, out: Path, cfg: Config) -> dict[str, float]:
     run = store.RunStore(out, "bench")
     run.prepare()
     run.stage("documents", result.documents)
-    for name in ("segments", "pairs", "clusters", "origins", "rejects"):
+    for name in ("segments", "pairs", "clusters", "origins", "attributions", "rejects"):
         run.stage(name, getattr(result, name))
     run.commit({"run_id": "bench", "status": "completed", "counts": {"documents": stats.documents}})
     seconds["write"] = time.perf_counter() - t
@@ -132,8 +132,9 @@ def main() -> None:
         f"  {'normalize':<11} {figures['normalize']:7.3f} s  {n / figures['normalize']:>10,.0f} docs/s"
         "  (clean + matching form, measured alone; part of signatures below)"
     )
-    for stage in ("ingest", "boilerplate", "signatures", "candidates", "verify", "cluster", "write"):
+    for stage in ("ingest", "boilerplate", "signatures", "candidates", "verify", "provenance", "cluster", "write"):
         print(f"  {stage:<11} {figures[stage]:7.3f} s  {n / max(figures[stage], 1e-9):>10,.0f} docs/s")
+    print(f"  provenance share of end-to-end time: {figures['provenance'] / figures['total']:.1%}")
     e2e = n / figures["total"]
     print(f"  {'end-to-end':<11} {figures['total']:7.3f} s  {e2e:>10,.0f} docs/s")
     print(f"naive datasketch loop ({args.naive_docs} docs): {naive:,.0f} docs/s; wiretrace/naive = {e2e / naive:.1f}x")

@@ -27,6 +27,7 @@ from pipeline import (
     boilerplate,
     candidates,
     cluster,
+    credits,
     ingest,
     provenance,
     schema,
@@ -119,6 +120,7 @@ def featurize_task(params: BatchParams, run_id: str, shards: list[tuple[int, str
         documents, segments, features = signatures.featurize(pq.read_table(raw_path), params.config, index)
         run.stage("documents", documents, f"{number:05d}")
         run.stage("segments", segments, f"{number:05d}")
+        run.stage("attributions", credits.attributions_table(documents, run_id), f"{number:05d}")
         paths.append(str(store.write_parquet(features, run.work_path(f"features-{number:05d}.parquet"))))
         Path(raw_path).unlink(missing_ok=True)
         progress.current().advance("signatures")
@@ -174,22 +176,23 @@ def _verify_shard(
 
 @task(name="resolve", cache_policy=NO_CACHE, persist_result=False)
 def resolve_task(params: BatchParams, run_id: str, pair_paths: list[str]) -> dict[str, int]:
-    """Clusters, pair direction and origins from all verified pairs; stages pairs, clusters, origins."""
+    """Pair direction, clusters and origins from all verified pairs and the credits; stages pairs, clusters and
+    origins."""
     run = _store(params, run_id)
     pairs = pa.concat_tables([pq.read_table(p) for p in pair_paths]) if pair_paths else schema.empty(schema.PAIRS)
-    dated = (
-        pq.read_table(run.staging / "documents", columns=["doc_id", "published_at"])
-        if (run.staging / "documents").exists()
-        else pa.table({"doc_id": [], "published_at": []})
-    )
-    published = dict(zip(dated.column("doc_id").to_pylist(), dated.column("published_at").to_pylist(), strict=True))
-    pairs = provenance.direct_pairs(pairs.sort_by([("doc_id_a", "ascending"), ("doc_id_b", "ascending")]), published)
+    columns = ["doc_id", "source", "published_at", "published_at_raw", "published_at_source"]
+    staged = run.staging / "documents"
+    documents = pq.read_table(staged, columns=columns) if staged.exists() else schema.DOCUMENTS.empty_table()
+    credited = run.staging / "attributions"
+    attributions = pq.read_table(credited) if credited.exists() else schema.ATTRIBUTIONS.empty_table()
+    facts = provenance.doc_facts(documents, attributions)
+    pairs = provenance.direct_pairs(pairs.sort_by([("doc_id_a", "ascending"), ("doc_id_b", "ascending")]), facts)
     clusters = cluster.clusters_table(pairs, params.config.cluster, run_id)
-    origins = provenance.origins_table(clusters, published, run_id)
+    agencies = {f.agency for f in facts.values() if f.agency}
+    origins = provenance.origins_table(clusters, pairs, facts, agencies, run_id)
     run.stage("pairs", pairs)
     run.stage("clusters", clusters)
     run.stage("origins", origins)
-    run.stage("attributions", schema.empty(schema.ATTRIBUTIONS))
     counts = {"pairs": pairs.num_rows, "clusters": len(set(clusters.column("cluster_id").to_pylist()))}
     for relation, n in pc.value_counts(pairs.column("relation")).to_pylist() if pairs.num_rows else []:
         counts[f"pairs_{relation}"] = n
@@ -231,8 +234,8 @@ def batch_flow(params: BatchParams) -> dict[str, Any]:
     feature_futures = featurize_task.map(unmapped(params), unmapped(run_id), groups, unmapped(boilerplate_path))
     feature_paths = [path for f in feature_futures for path in f.result()]
     if not feature_paths:
-        run.stage("documents", schema.empty(schema.DOCUMENTS))
-        run.stage("segments", schema.empty(schema.SEGMENTS))
+        for table in ("documents", "segments", "attributions"):
+            run.stage(table, schema.OUTPUT_TABLES[table].empty_table())
     cand_path, n_candidates, shards_a = candidates_task(params, run_id, feature_paths)
     report.stage("verify", len(shards_a))
     shard_groups = _groups(shards_a)

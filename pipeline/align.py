@@ -190,5 +190,6 @@ def verify_pairs(
         out["spans"].append([])
         out["source_doc_id"].append(None)
         out["direction_confidence"].append(None)
+        out["direction_evidence"].append([])
         out["run_id"].append(run_id)
     return pa.Table.from_pydict(out, schema=schema.PAIRS)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipeline import align, boilerplate, candidates, cluster, ingest, provenance, schema, signatures
+from pipeline import align, boilerplate, candidates, cluster, credits, ingest, provenance, schema, signatures
 from pipeline.config import Config
 
 
@@ -23,6 +23,7 @@ class LocalResult:
     pairs: pa.Table
     clusters: pa.Table
     origins: pa.Table
+    attributions: pa.Table
     candidates: int
     stats: ingest.IngestStats
     seconds: dict[str, float] = field(default_factory=dict)
@@ -73,16 +74,29 @@ def match_shards(shards: list[ingest.Shard], cfg: Config, run_id: str) -> LocalR
     t = clock()
     documents = pa.concat_tables([d for d, _, _ in featurized]) if featurized else schema.empty(schema.DOCUMENTS)
     segments = pa.concat_tables([s for _, s, _ in featurized]) if featurized else schema.empty(schema.SEGMENTS)
-    published = dict(
-        zip(documents.column("doc_id").to_pylist(), documents.column("published_at").to_pylist(), strict=True)
-    )
-    pairs = provenance.direct_pairs(pairs, published)
+    attributions = credits.attributions_table(documents, run_id)
+    facts = provenance.doc_facts(documents, attributions)
+    pairs = provenance.direct_pairs(pairs, facts)
+    seconds["provenance"] = clock() - t
+    t = clock()
     clusters = cluster.clusters_table(pairs, cfg.cluster, run_id)
-    origins = provenance.origins_table(clusters, published, run_id)
     seconds["cluster"] = clock() - t
+    t = clock()
+    agencies = {f.agency for f in facts.values() if f.agency}
+    origins = provenance.origins_table(clusters, pairs, facts, agencies, run_id)
+    seconds["provenance"] += clock() - t
     rejects = pa.concat_tables([s.rejects for s in shards]) if shards else schema.empty(schema.REJECTS)
     return LocalResult(
-        documents, segments, rejects, pairs, clusters, origins, cands.num_rows, ingest.IngestStats(), seconds
+        documents,
+        segments,
+        rejects,
+        pairs,
+        clusters,
+        origins,
+        attributions,
+        cands.num_rows,
+        ingest.IngestStats(),
+        seconds,
     )
 
 

@@ -70,6 +70,7 @@ PAIRS = pa.schema(
         ("spans", pa.list_(SPAN)),
         ("source_doc_id", pa.string()),
         ("direction_confidence", pa.float32()),
+        ("direction_evidence", pa.list_(pa.string())),  # readable reasons for source_doc_id
         ("run_id", pa.string()),
     ]
 )
