@@ -87,8 +87,11 @@ _SLASH_AFTER = re.compile(r"^\s*/")
 _SIGNOFF_BEFORE = re.compile(r"[-–—]\s*$")
 _SIGNOFF_AFTER = re.compile(r"^\s*\.?\s*(?:\n|$)")
 
-_BEFORE_RE = {cue: re.compile(f"(?:{p}){_DESCRIPTOR}$", re.IGNORECASE) for cue, p in _BEFORE.items()}
-_AFTER_RE = {cue: re.compile(f"^{p}", re.IGNORECASE) for cue, p in _AFTER.items()}
+# One search per side: the cue type is the name of the group that matched.
+_BEFORE_RE = re.compile(
+    "(?:" + "|".join(f"(?P<{cue}>{p})" for cue, p in _BEFORE.items()) + f"){_DESCRIPTOR}$", re.IGNORECASE
+)
+_AFTER_RE = re.compile("^(?:" + "|".join(f"(?P<{cue}>{p})" for cue, p in _AFTER.items()) + ")", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -178,12 +181,9 @@ def _cue(text: str, start: int, end: int) -> str | None:
         return "dateline"
     if _SLASH_BEFORE.search(before) and _SLASH_AFTER.match(after):
         return "slash"
-    for cue, pattern in _BEFORE_RE.items():
-        if pattern.search(before):
-            return cue
-    for cue, pattern in _AFTER_RE.items():
-        if pattern.match(after):
-            return cue
+    m = _BEFORE_RE.search(before) or _AFTER_RE.match(after)
+    if m:
+        return m.lastgroup
     if _SIGNOFF_BEFORE.search(before) and _SIGNOFF_AFTER.match(after):
         return "signoff"
     return None
@@ -211,6 +211,7 @@ def attributions_table(documents: pa.Table, run_id: str, extra: Extra = ()) -> p
     return pa.Table.from_pydict(rows, schema=schema.ATTRIBUTIONS)
 
 
+@lru_cache(maxsize=65536)
 def canonical_source(source: str | None, extra: Extra = ()) -> str | None:
     """The agency a document's `source` field names (e.g. "Reuters", "AFP", "bta.bg" -> BTA), if any."""
     if not source:
