@@ -252,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # output piped into `head` and friends: not an error
+        sys.stderr.close()
+        return 0
     except config_module.ConfigError as exc:
         print(f"wiretrace: {exc}", file=sys.stderr)
         return 2
