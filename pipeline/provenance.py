@@ -15,9 +15,10 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline import schema
 from pipeline.credits import canonical_source
@@ -30,7 +31,7 @@ CREDIT_WEIGHT, TIME_WEIGHT, WEAK_TIME_WEIGHT, AGENCY_WEIGHT, CONTAINMENT_WEIGHT 
 
 @dataclass
 class DocFacts:
-    published: datetime | None = None
+    published: datetime | None = None  # set from `published_us`, or given directly
     day_only: bool = False  # the time of day is unknown (date-only metadata, or a date found in the text)
     agency: str | None = None  # the agency the document's source is, if it is one
     credits: set[str] = field(default_factory=set)  # agencies the text credits, other than its own
@@ -38,17 +39,18 @@ class DocFacts:
 
 def doc_facts(documents: pa.Table, attributions: pa.Table) -> dict[str, DocFacts]:
     """What provenance needs to know of every document, from `documents` and `attributions`."""
+    ids = documents.column("doc_id").to_pylist()
+    # Timestamps as integers: converting every one to a Python datetime costs more than the rest of provenance.
+    micros = pc.cast(documents.column("published_at"), pa.int64()).to_pylist()
+    raw_len = pc.utf8_length(pc.utf8_trim_whitespace(documents.column("published_at_raw"))).to_pylist()
+    from_text = pc.equal(documents.column("published_at_source"), "text").to_pylist()
+    sources = documents.column("source").to_pylist()
     facts: dict[str, DocFacts] = {}
-    cols = {
-        c: documents.column(c).to_pylist()
-        for c in ("doc_id", "source", "published_at", "published_at_raw", "published_at_source")
-    }
-    for i, doc_id in enumerate(cols["doc_id"]):
-        published, raw = cols["published_at"][i], cols["published_at_raw"][i]
-        day_only = published is not None and (
-            cols["published_at_source"][i] == "text" or (raw is not None and len(raw.strip()) <= 10)
-        )
-        facts[doc_id] = DocFacts(published, day_only, canonical_source(cols["source"][i]))
+    for i, doc_id in enumerate(ids):
+        us = micros[i]
+        published = None if us is None else _EPOCH + timedelta(microseconds=us)
+        day_only = us is not None and (bool(from_text[i]) or (raw_len[i] is not None and raw_len[i] <= 10))
+        facts[doc_id] = DocFacts(published, day_only, canonical_source(sources[i]))
     for doc_id, agency in zip(
         attributions.column("doc_id").to_pylist(), attributions.column("agency").to_pylist(), strict=True
     ):
@@ -56,6 +58,9 @@ def doc_facts(documents: pa.Table, attributions: pa.Table) -> dict[str, DocFacts
         if f is not None and agency != f.agency:
             f.credits.add(agency)
     return facts
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def format_gap(gap: timedelta) -> str:
