@@ -86,6 +86,8 @@ class FeatureView:
     shingle_offsets: np.ndarray
     token_values: np.ndarray
     token_offsets: np.ndarray
+    token_starts: np.ndarray  # character offsets in `text`
+    token_ends: np.ndarray
     body_hashes: np.ndarray
     minhash: np.ndarray  # (docs x num_perm) uint32
 
@@ -99,6 +101,8 @@ class FeatureView:
             shingle_offsets=shingles.offsets.to_numpy(),
             token_values=tokens.values.to_numpy(),
             token_offsets=tokens.offsets.to_numpy(),
+            token_starts=features.column("token_starts").combine_chunks().values.to_numpy(),
+            token_ends=features.column("token_ends").combine_chunks().values.to_numpy(),
             body_hashes=features.column("body_hash").to_numpy(),
             minhash=minhash_matrix(features),
         )
@@ -108,6 +112,11 @@ class FeatureView:
 
     def tokens(self, row: int) -> np.ndarray:
         return self.token_values[self.token_offsets[row] : self.token_offsets[row + 1]]
+
+    def token_span(self, row: int, first: int, last: int) -> tuple[int, int]:
+        """(start, end) in `text` of the row's tokens first..last (inclusive)."""
+        base = self.token_offsets[row]
+        return int(self.token_starts[base + first]), int(self.token_ends[base + last])
 
 
 def _segments(values: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -154,6 +163,45 @@ def _token_string(tokens: np.ndarray) -> str:
     return points.tobytes().decode("utf-32-le")
 
 
+# Two aligned runs of tokens separated by at most this many unmatched tokens on each side are one passage: a
+# substituted word or a reformatted number inside a copied sentence does not cut it in two.
+MAX_GAP = 4
+# Each further alignment of what earlier ones left unmatched finds passages the copy moved.
+MAX_PASSES = 4
+
+
+def passages(sa: str, sb: str, min_words: int) -> list[tuple[int, int, int, int]]:
+    """Aligned passages (a_first, a_last, b_first, b_last token indices, inclusive) of two token strings.
+
+    rapidfuzz's Indel opcodes give one monotonic alignment; its equal blocks are joined across small gaps. Aligning
+    again what earlier passes left unmatched finds passages the copy moved (swapped or reordered paragraphs)."""
+    found: list[tuple[int, int, int, int]] = []
+    for _ in range(MAX_PASSES):
+        new = _monotonic_passages(sa, sb, min_words)
+        if not new:
+            break
+        found += new
+        a_chars, b_chars = list(sa), list(sb)
+        for a0, a1, b0, b1 in new:
+            a_chars[a0 : a1 + 1] = "\x00" * (a1 - a0 + 1)
+            b_chars[b0 : b1 + 1] = "\x01" * (b1 - b0 + 1)
+        sa, sb = "".join(a_chars), "".join(b_chars)
+    return sorted(found)
+
+
+def _monotonic_passages(sa: str, sb: str, min_words: int) -> list[tuple[int, int, int, int]]:
+    out: list[list[int]] = []
+    for op in Indel.opcodes(sa, sb):
+        if op.tag != "equal":
+            continue
+        if out and op.src_start - out[-1][1] <= MAX_GAP and op.dest_start - out[-1][3] <= MAX_GAP:
+            out[-1][1], out[-1][3] = op.src_end, op.dest_end
+            out[-1][4] += op.src_end - op.src_start
+        else:
+            out.append([op.src_start, op.src_end, op.dest_start, op.dest_end, op.src_end - op.src_start])
+    return [(a0, a1 - 1, b0, b1 - 1) for a0, a1, b0, b1, matched in out if matched >= min_words]
+
+
 def verify_pairs(
     view_a: FeatureView, view_b: FeatureView, rows_a: np.ndarray, rows_b: np.ndarray, cfg: VerifyConfig, run_id: str
 ) -> pa.Table:
@@ -178,7 +226,18 @@ def verify_pairs(
         if b_id < a_id:
             a_id, b_id = b_id, a_id
             o = Overlap(o.shared, o.jaccard, o.containment_b, o.containment_a)
-        similarity = Indel.normalized_similarity(_token_string(view_a.tokens(ra)), _token_string(view_b.tokens(rb)))
+        sa, sb = _token_string(view_a.tokens(ra)), _token_string(view_b.tokens(rb))
+        similarity = Indel.normalized_similarity(sa, sb)
+        spans = []
+        for a0, a1, b0, b1 in passages(sa, sb, cfg.min_passage_words):
+            (as_, ae), (bs, be) = view_a.token_span(ra, a0, a1), view_b.token_span(rb, b0, b1)
+            spans.append({"a_start": as_, "a_end": ae, "b_start": bs, "b_end": be})
+        if view_b.doc_ids[rb] < view_a.doc_ids[ra]:
+            spans = [
+                {"a_start": x["b_start"], "a_end": x["b_end"], "b_start": x["a_start"], "b_end": x["a_end"]}
+                for x in spans
+            ]
+            spans.sort(key=lambda x: x["a_start"])
         out["doc_id_a"].append(a_id)
         out["doc_id_b"].append(b_id)
         out["relation"].append(kept)
@@ -187,7 +246,7 @@ def verify_pairs(
         out["containment_a"].append(o.containment_a)
         out["containment_b"].append(o.containment_b)
         out["shared_shingles"].append(o.shared)
-        out["spans"].append([])
+        out["spans"].append(spans)
         out["source_doc_id"].append(None)
         out["direction_confidence"].append(None)
         out["direction_evidence"].append([])

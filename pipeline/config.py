@@ -76,6 +76,7 @@ class CandidateConfig(_Section):
 
 class VerifyConfig(_Section):
     min_signature_matches: int = Field(4, ge=0)
+    min_passage_words: int = Field(8, ge=1)
     near_duplicate_containment: float = Field(0.8, gt=0.0, le=1.0)
     partial_min_shared_shingles: int = Field(12, ge=1)
     partial_min_containment: float = Field(0.05, ge=0.0, le=1.0)

@@ -88,6 +88,93 @@ def tokenize_batch(bodies: pa.Array) -> pa.ListArray:
     return pa.ListArray.from_arrays(pa.array(kept_before[offsets].astype(np.int32)), values.filter(pa.array(keep)))
 
 
+@dataclass
+class BodyTokens:
+    """Tokens of a batch of bodies: their matching-form strings (flat) and character offsets in each body."""
+
+    strings: pa.Array  # flat, one per token, in body order
+    offsets: np.ndarray  # int64, doc i owns tokens offsets[i]:offsets[i+1]
+    starts: np.ndarray  # int32 character offset of each token in its body
+    ends: np.ndarray
+
+
+_NON_WORD_CHAR = r"[^\p{L}\p{N}\p{M} ]"
+
+
+def body_tokens(bodies: pa.Array) -> BodyTokens:
+    """Tokens of each body with their offsets in that body.
+
+    Lower-casing and replacing each non-word character by one space keep every character where it was, so a split
+    on spaces yields each token's offset from the lengths of the pieces before it; the rest of the matching form
+    (NFKC, case folding) is applied to each distinct token string when it is hashed. Bodies where that does not hold
+    (Han/Kana, whose characters are tokens one by one, or characters whose lower case has another length) go
+    through the same rules in Python."""
+    bodies = bodies.combine_chunks() if isinstance(bodies, pa.ChunkedArray) else bodies
+    lowered = pc.utf8_lower(bodies)
+    spaced = pc.replace_substring_regex(lowered, _NON_WORD_CHAR, " ")
+    pieces = pc.split_pattern(spaced, " ")
+    piece_offsets = pieces.offsets.to_numpy().astype(np.int64) - pieces.offsets[0].as_py()
+    values = pieces.values
+    lengths = pc.utf8_length(values).to_numpy(zero_copy_only=False).astype(np.int64)
+    doc_of = np.repeat(np.arange(len(bodies)), np.diff(piece_offsets))
+    ends_excl = np.cumsum(lengths + 1)
+    starts = ends_excl - lengths - 1
+    starts -= np.concatenate([[0], ends_excl])[piece_offsets[:-1]][doc_of]
+    keep = lengths > 0
+    special = _python_tokenized(bodies, lowered)
+    if special.any():
+        keep &= ~special[doc_of]
+    counts = np.bincount(doc_of[keep], minlength=len(bodies))
+    strings = values.filter(pa.array(keep))
+    t_starts, t_ends = starts[keep], starts[keep] + lengths[keep]
+    if special.any():
+        strings, counts, t_starts, t_ends = _merge_python_tokens(bodies, special, strings, counts, t_starts, t_ends)
+    offsets = np.zeros(len(bodies) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return BodyTokens(strings, offsets, t_starts.astype(np.int32), t_ends.astype(np.int32))
+
+
+def _python_tokenized(bodies: pa.Array, lowered: pa.Array) -> np.ndarray:
+    """Documents whose tokens cannot be found by the offset-preserving Arrow path."""
+    unspaced = pc.match_substring_regex(bodies, f"[{UNSPACED_SCRIPTS}]")
+    resized = pc.not_equal(pc.utf8_length(bodies), pc.utf8_length(lowered))
+    return pc.or_(unspaced, resized).to_numpy(zero_copy_only=False).astype(bool)
+
+
+def _merge_python_tokens(
+    bodies: pa.Array, special: np.ndarray, strings: pa.Array, counts: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]:
+    """Replace the (empty) token lists of `special` documents by Python tokenisation, keeping document order."""
+    parts_s, parts_b, parts_e = [], [], []
+    cursor = 0
+    flat = strings.to_pylist()
+    for doc in range(len(bodies)):
+        if special[doc]:
+            body = bodies[doc].as_py() or ""
+            spans = token_spans(body)
+            parts_s.append(pc.utf8_lower(pa.array([body[a:b] for a, b in spans], pa.string())).to_pylist())
+            parts_b.append([a for a, _ in spans])
+            parts_e.append([b for _, b in spans])
+            counts[doc] = len(spans)
+        else:
+            n = int(counts[doc])
+            parts_s.append(flat[cursor : cursor + n])
+            parts_b.append(starts[cursor : cursor + n].tolist())
+            parts_e.append(ends[cursor : cursor + n].tolist())
+            cursor += n
+    return (
+        pa.array([t for p in parts_s for t in p], pa.string()),
+        counts,
+        np.array([x for p in parts_b for x in p], dtype=np.int64),
+        np.array([x for p in parts_e for x in p], dtype=np.int64),
+    )
+
+
+def token_hash(token: str) -> int:
+    """The stable 64-bit hash of one token's matching form (NFKC, case-folded)."""
+    return xxhash.xxh3_64_intdigest(unicodedata.normalize("NFKC", token).casefold().encode("utf-8"))
+
+
 def tokenize(body: str) -> list[str]:
     """Tokens of one normalised body (same rules as `tokenize_batch`)."""
     return TOKEN_PATTERN.findall(body)
@@ -418,15 +505,10 @@ def detect_language(body: str) -> str | None:
 # ---------------------------------------------------------------- a shard at a time
 
 
-def body_hashes(match_texts: pa.Array) -> pa.Array:
-    return pa.array([xxhash.xxh3_64_intdigest(b.encode("utf-8")) for b in match_texts.to_pylist()], type=pa.uint64())
-
-
 @dataclass
 class Normalized:
-    documents: pa.Table  # body, body_map, metadata and body_hash filled in
+    documents: pa.Table  # body, body_map and metadata filled in
     segments: pa.Table  # every removed segment with its reason
-    match_texts: pa.Array  # the matching form of each body, for tokens and signatures
 
 
 def normalize_documents(
@@ -493,9 +575,7 @@ def normalize_documents(
         field = schema.DOCUMENTS.field(name)
         array = values if isinstance(values, pa.Array) else pa.array(values, field.type)
         table = table.set_column(table.schema.get_field_index(name), field, array)
-    match_texts = normalize_batch(table.column("body"))
-    table = table.set_column(table.schema.get_field_index("body_hash"), "body_hash", body_hashes(match_texts))
-    return Normalized(table, pa.Table.from_pydict(segments, schema=schema.SEGMENTS), match_texts)
+    return Normalized(table, pa.Table.from_pydict(segments, schema=schema.SEGMENTS))
 
 
 _RULES_CACHE: dict[tuple, Rules] = {}

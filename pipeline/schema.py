@@ -31,7 +31,7 @@ DOCUMENTS = pa.schema(
         ("photo_credit", pa.string()),
         ("published_at_source", pa.string()),  # metadata | text (a date found in the article) | null
         ("n_tokens", pa.int32()),
-        ("body_hash", pa.uint64()),
+        ("body_hash", pa.uint64()),  # hash of the token sequence: equal bodies up to case, punctuation, spacing
         ("input_file", pa.string()),
         ("input_record", pa.int64()),  # 1-based line (JSONL, CSV) or row (Parquet); null for .txt files
         ("run_id", pa.string()),
@@ -49,6 +49,8 @@ def features_schema(num_perm: int, bands: int) -> pa.Schema:
             ("minhash", pa.list_(pa.uint32(), num_perm)),  # datasketch affine32 hashvalues
             ("shingles", pa.list_(pa.uint64())),  # sorted distinct 40-bit shingle fingerprints
             ("tokens", pa.list_(pa.uint64())),  # token hashes in body order
+            ("token_starts", pa.list_(pa.int32())),  # each token's character offsets in `text`
+            ("token_ends", pa.list_(pa.int32())),
             ("band_keys", pa.list_(pa.uint64(), bands)),  # one LSH key per band
         ]
     )

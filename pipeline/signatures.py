@@ -20,7 +20,7 @@ from datasketch import MinHash
 
 from pipeline import schema
 from pipeline.config import Config
-from pipeline.normalize import normalize_documents, tokenize_batch
+from pipeline.normalize import body_tokens, normalize_documents, token_hash
 
 if TYPE_CHECKING:
     from pipeline.boilerplate import BoilerplateIndex
@@ -49,25 +49,52 @@ def fmix32(h: np.ndarray) -> np.ndarray:
 
 @dataclass
 class TokenHashes:
-    """Token hashes of a batch of documents, flat, with `offsets[i]:offsets[i+1]` belonging to document i."""
+    """Token hashes of a batch of documents, flat, with `offsets[i]:offsets[i+1]` belonging to document i, and
+    each token's character offsets in its body."""
 
     values: np.ndarray  # uint64
     offsets: np.ndarray  # int64, len = docs + 1
+    starts: np.ndarray | None = None  # int32
+    ends: np.ndarray | None = None
 
 
 def token_hashes(bodies: pa.Array) -> TokenHashes:
-    """xxh3-64 of every token of every body; each distinct token of the batch is hashed once."""
-    tokens = tokenize_batch(bodies)
-    offsets = tokens.offsets.to_numpy().astype(np.int64) - tokens.offsets[0].as_py()
-    flat = tokens.flatten()
-    if len(flat) == 0:
-        return TokenHashes(np.zeros(0, dtype=np.uint64), offsets)
-    encoded = pc.dictionary_encode(flat)
+    """xxh3-64 of the matching form of every token of every body; each distinct token of the batch is hashed once."""
+    tokens = body_tokens(bodies)
+    if len(tokens.strings) == 0:
+        return TokenHashes(np.zeros(0, dtype=np.uint64), tokens.offsets, tokens.starts, tokens.ends)
+    encoded = pc.dictionary_encode(tokens.strings)
     vocabulary = encoded.dictionary.to_pylist()
-    vocab_hashes = np.fromiter(
-        (xxhash.xxh3_64_intdigest(t.encode("utf-8")) for t in vocabulary), dtype=np.uint64, count=len(vocabulary)
-    )
-    return TokenHashes(vocab_hashes[encoded.indices.to_numpy()], offsets)
+    vocab_hashes = np.fromiter((token_hash(t) for t in vocabulary), dtype=np.uint64, count=len(vocabulary))
+    return TokenHashes(vocab_hashes[encoded.indices.to_numpy()], tokens.offsets, tokens.starts, tokens.ends)
+
+
+def sequence_hashes(tokens: TokenHashes) -> np.ndarray:
+    """One hash per document of its whole token sequence: equal exactly when the bodies read the same once case,
+    punctuation and spacing are set aside (the `exact` relation)."""
+    n_docs = len(tokens.offsets) - 1
+    out = np.zeros(n_docs, dtype=np.uint64)
+    for d in range(n_docs):
+        out[d] = xxhash.xxh3_64_intdigest(tokens.values[tokens.offsets[d] : tokens.offsets[d + 1]].tobytes())
+    return out
+
+
+def text_offsets(body_offsets: np.ndarray, token_offsets: np.ndarray, body_map: pa.ListArray) -> np.ndarray:
+    """Token offsets in each document's `text`, from offsets in its `body` and the body -> text map."""
+    pieces = body_map.flatten()
+    piece_offsets = body_map.offsets.to_numpy().astype(np.int64) - body_map.offsets[0].as_py()
+    body_start = pieces.field("body_start").to_numpy().astype(np.int64)
+    text_start = pieces.field("text_start").to_numpy().astype(np.int64)
+    n_docs = len(token_offsets) - 1
+    doc_of = np.repeat(np.arange(n_docs), np.diff(token_offsets))
+    # Offsets made global (doc index in the high bits) so one searchsorted finds every token's piece.
+    piece_doc = np.repeat(np.arange(n_docs), np.diff(piece_offsets))
+    piece_key = (piece_doc.astype(np.int64) << 32) + body_start
+    token_key = (doc_of.astype(np.int64) << 32) + body_offsets.astype(np.int64)
+    piece = np.searchsorted(piece_key, token_key, side="right") - 1
+    if len(piece) == 0:
+        return body_offsets.astype(np.int32)
+    return (text_start[piece] + body_offsets - body_start[piece]).astype(np.int32)
 
 
 def shingle_hashes(tokens: TokenHashes, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -196,27 +223,33 @@ def _list_array(values: np.ndarray, offsets: np.ndarray) -> pa.ListArray:
 
 
 def features(
-    doc_ids: pa.Array, bodies: pa.Array, body_hashes: pa.Array, k: int, num_perm: int, seed: int, bands: int, rows: int
-) -> tuple[pa.Table, np.ndarray]:
-    """The matching features of a shard (minhash, sorted unique shingles, token hashes, band keys) and the
-    token count of each document."""
-    tokens = token_hashes(bodies)
+    documents: pa.Table, k: int, num_perm: int, seed: int, bands: int, rows: int
+) -> tuple[pa.Table, np.ndarray, np.ndarray]:
+    """The matching features of a shard of cleaned documents (minhash, sorted unique shingles, token hashes with
+    their offsets in `text`, band keys), each document's token count, and each document's token-sequence hash."""
+    tokens = token_hashes(documents.column("body"))
     shingles, shingle_offsets = shingle_hashes(tokens, k)
     signature = minhash_signatures(shingles, shingle_offsets, num_perm, seed)
     unique, unique_offsets = shingle_fingerprints(shingles, shingle_offsets)
     keys = band_keys(signature, bands, rows)
+    body_map = documents.column("body_map").combine_chunks()
+    starts = text_offsets(tokens.starts, tokens.offsets, body_map)
+    ends = text_offsets(tokens.ends - 1, tokens.offsets, body_map) + 1  # the last character, then one past it
+    sequence = sequence_hashes(tokens)
     table = pa.Table.from_arrays(
         [
-            doc_ids,
-            body_hashes,
+            documents.column("doc_id").combine_chunks(),
+            pa.array(sequence, pa.uint64()),
             pa.FixedSizeListArray.from_arrays(pa.array(signature.ravel()), num_perm),
             _list_array(unique, unique_offsets),
             _list_array(tokens.values, tokens.offsets),
+            _list_array(starts, tokens.offsets),
+            _list_array(ends, tokens.offsets),
             pa.FixedSizeListArray.from_arrays(pa.array(keys.ravel()), bands),
         ],
         schema=schema.features_schema(num_perm, bands),
     )
-    return table, np.diff(tokens.offsets)
+    return table, np.diff(tokens.offsets), sequence
 
 
 @lru_cache(maxsize=32)
@@ -232,25 +265,21 @@ def lsh_shape(
 def featurize(
     documents: pa.Table, cfg: Config, boilerplate: BoilerplateIndex | None = None
 ) -> tuple[pa.Table, pa.Table, pa.Table]:
-    """Clean and normalise a shard of documents and compute its matching features: (documents with body, metadata,
-    body_hash and n_tokens filled in, the removed segments, the features table)."""
+    """Clean a shard of documents and compute its matching features: (documents with body, metadata, body_hash and
+    n_tokens filled in, the removed segments, the features table)."""
     normalized = normalize_documents(documents, cfg.normalize, boilerplate)
     documents = normalized.documents
     c = cfg.candidates
     bands, rows = lsh_shape(
         c.threshold, cfg.signatures.num_perm, c.false_positive_weight, c.false_negative_weight, c.bands, c.rows
     )
-    table, n_tokens = features(
-        documents.column("doc_id").combine_chunks(),
-        normalized.match_texts,
-        documents.column("body_hash").combine_chunks(),
-        cfg.signatures.shingle_size,
-        cfg.signatures.num_perm,
-        cfg.signatures.seed,
-        bands,
-        rows,
+    table, n_tokens, sequence = features(
+        documents, cfg.signatures.shingle_size, cfg.signatures.num_perm, cfg.signatures.seed, bands, rows
     )
     documents = documents.set_column(
         documents.schema.get_field_index("n_tokens"), "n_tokens", pa.array(n_tokens, pa.int32())
+    )
+    documents = documents.set_column(
+        documents.schema.get_field_index("body_hash"), "body_hash", pa.array(sequence, pa.uint64())
     )
     return documents, normalized.segments, table

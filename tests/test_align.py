@@ -48,4 +48,29 @@ def test_verify_pairs_orders_ids_and_swaps_containments():
     assert (p["doc_id_a"], p["doc_id_b"]) == ("a-orig", "z-copy")
     assert p["relation"] == "partial"
     assert p["containment_b"] > 0.8 > p["containment_a"] > 0.3  # the copy is mostly the original's text
-    assert 0 < p["similarity"] < 1 and p["spans"] == []
+    assert 0 < p["similarity"] < 1
+    # One passage: the copied half of the story, at its place in each text.
+    texts = {row["doc_id"]: row["text"] for row in docs.to_pylist()}
+    assert len(p["spans"]) == 1
+    span = p["spans"][0]
+    copied = texts["a-orig"][span["a_start"] : span["a_end"]]
+    assert copied == texts["z-copy"][span["b_start"] : span["b_end"]]
+    assert copied.startswith("word0 ") and len(copied.split()) >= 55
+
+
+def test_passages_survive_substitutions_and_find_moved_paragraphs():
+    import numpy as np
+
+    words = [f"w{i}" for i in range(60)]
+    a = words[:]
+    b = [*words[30:], "new", "lead", *words[:30]]  # halves swapped
+    b[5] = "changed"  # a substituted word inside the first passage
+    as_, bs = (align._token_string(np.array([hash_word(w) for w in x], dtype=np.uint64)) for x in (a, b))
+    found = align.passages(as_, bs, min_words=8)
+    assert found == [(0, 29, 32, 61), (30, 59, 0, 29)]
+
+
+def hash_word(word: str) -> int:
+    from pipeline.normalize import token_hash
+
+    return token_hash(word)

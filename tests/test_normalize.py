@@ -1,4 +1,5 @@
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from pipeline import normalize
@@ -55,15 +56,41 @@ def test_batch_and_single_tokenisation_agree_with_offsets():
         assert [body[s:e] for s, e in normalize.token_spans(body)] == normalize.tokenize(body)
 
 
-def test_normalize_documents_fills_body_and_hash():
-    from pipeline import schema
+def test_exact_bodies_share_a_body_hash_up_to_case_and_spacing():
+    from pipeline import schema, signatures
+    from pipeline.config import Config
 
     docs = pa.Table.from_pylist(
-        [{"doc_id": "a", "text": "Hello  World."}, {"doc_id": "b", "text": "hello world."}], schema=schema.DOCUMENTS
+        [{"doc_id": "a", "text": "Hello  World."}, {"doc_id": "b", "text": "hello, world"},
+         {"doc_id": "c", "text": "Hello there."}],
+        schema=schema.DOCUMENTS,
     )
-    out = normalize.normalize_documents(docs)
-    assert out.documents.column("body").to_pylist() == ["Hello  World.", "hello world."]
-    assert out.match_texts.to_pylist() == ["hello world.", "hello world."]
-    hashes = out.documents.column("body_hash").to_pylist()
-    assert hashes[0] == hashes[1] and hashes[0] is not None
-    assert out.documents.column("text").to_pylist() == ["Hello  World.", "hello world."]
+    documents, _, _ = signatures.featurize(docs, Config())
+    hashes = documents.column("body_hash").to_pylist()
+    assert hashes[0] == hashes[1] != hashes[2]
+    assert documents.column("body").to_pylist()[0] == "Hello  World."  # the body keeps the article's own text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Lithuania closed two crossings, AFP said.\nMore text (here) — and “quotes”.",
+        "Литва закрыла ещё два пункта, сообщает ТАСС.",
+        "لتھوانیا نے سرحد بند کر دی۔ مُلک",
+        "立陶宛关闭边境 and English words 42",
+        "İstanbul ﬁnal Straße",
+        "",
+        "!!! ... ---",
+    ],
+)
+def test_body_tokens_carry_their_offsets(body):
+    tokens = normalize.body_tokens(pa.array([body, "second doc."]))
+    n = int(tokens.offsets[1])
+    strings = tokens.strings.to_pylist()[:n]
+    def lower(words: list[str]) -> list[str]:
+        return pc.utf8_lower(pa.array(words, pa.string())).to_pylist()
+
+    assert strings == lower(normalize.tokenize(body))
+    spans = [body[start:end] for start, end in zip(tokens.starts[:n], tokens.ends[:n], strict=True)]
+    assert lower(spans) == strings
+    assert tokens.strings.to_pylist()[n:] == ["second", "doc"]
