@@ -176,11 +176,16 @@ def passages(sa: str, sb: str, min_words: int) -> list[tuple[int, int, int, int]
     rapidfuzz's Indel opcodes give one monotonic alignment; its equal blocks are joined across small gaps. Aligning
     again what earlier passes left unmatched finds passages the copy moved (swapped or reordered paragraphs)."""
     found: list[tuple[int, int, int, int]] = []
+    free_a, free_b = len(sa), len(sb)
     for _ in range(MAX_PASSES):
+        if min(free_a, free_b) < min_words:
+            break  # too little left unmatched on one side to hold another passage
         new = _monotonic_passages(sa, sb, min_words)
         if not new:
             break
         found += new
+        free_a -= sum(a1 - a0 + 1 for a0, a1, _, _ in new)
+        free_b -= sum(b1 - b0 + 1 for _, _, b0, b1 in new)
         a_chars, b_chars = list(sa), list(sb)
         for a0, a1, b0, b1 in new:
             a_chars[a0 : a1 + 1] = "\x00" * (a1 - a0 + 1)
