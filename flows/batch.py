@@ -133,7 +133,10 @@ def candidates_task(params: BatchParams, run_id: str, feature_paths: list[str]) 
     that have candidates on their `a` side."""
     run = _store(params, run_id)
     tables = [pq.read_table(p, columns=["band_keys", "shingles"]) for p in feature_paths]
-    table = candidates.candidate_table(tables, params.config.candidates.max_bucket_size)
+    c = params.config.candidates
+    table = candidates.candidate_table(
+        tables, c.max_bucket_size, c.passage_sample, c.passage_max_df, c.passage_min_shared
+    )
     path = store.write_parquet(table, run.work_path("candidates.parquet"))
     shards = sorted(set(table.column("shard_a").to_pylist())) if table.num_rows else []
     return str(path), table.num_rows, shards
@@ -166,6 +169,7 @@ def _verify_shard(
                 group.column("row_b").to_numpy(),
                 params.config.verify,
                 run_id,
+                group.column("from_passages").to_numpy(zero_copy_only=False),
             )
         )
     table = pa.concat_tables(parts) if parts else schema.empty(schema.PAIRS)

@@ -14,12 +14,13 @@ from rapidfuzz.distance import Indel
 
 from pipeline import schema
 from pipeline.config import VerifyConfig
+from pipeline.normalize import quote_spans  # noqa: F401 - part of this stage's interface
 from pipeline.signatures import FINGERPRINT_BITS
 
 EXACT = "exact"
 NEAR_DUPLICATE = "near_duplicate"
 PARTIAL = "partial"
-CLUSTERING_RELATIONS = (EXACT, NEAR_DUPLICATE, PARTIAL)
+CLUSTERING_RELATIONS = (EXACT, NEAR_DUPLICATE, PARTIAL)  # never shared_quote
 
 
 @dataclass(frozen=True)
@@ -46,21 +47,29 @@ def _overlap_from_counts(shared: int, na: int, nb: int) -> Overlap:
     )
 
 
-def relation(o: Overlap, same_body: bool, cfg: VerifyConfig) -> str | None:
+SHARED_QUOTE = "shared_quote"
+
+
+def relation(o: Overlap, same_body: bool, longest_passage: int, quote_only: bool, cfg: VerifyConfig) -> str | None:
     """The relation a pair is kept with, or None when it shares too little to be reuse.
 
-    `partial` needs both an absolute amount of shared text (a passage, not a stock phrase) and a minimum share
-    of the smaller document, so two long same-topic stories sharing a few phrases stay apart.
-    """
+    `partial` needs an aligned passage of `partial_min_passage_words` (a copied sentence, not a stock phrase) and
+    enough shared shingles; when every shared passage lies inside quotation marks the pair is `shared_quote`: two
+    outlets quoting one statement did not copy each other."""
     if same_body:
         return EXACT
     if min(o.containment_a, o.containment_b) >= cfg.near_duplicate_containment:
         return NEAR_DUPLICATE
-    if o.shared >= cfg.partial_min_shared_shingles and max(o.containment_a, o.containment_b) >= (
-        cfg.partial_min_containment
-    ):
-        return PARTIAL
+    if o.shared >= cfg.partial_min_shared_shingles and longest_passage >= cfg.partial_min_passage_words:
+        return SHARED_QUOTE if quote_only else PARTIAL
     return None
+
+
+def mostly_quoted(span: tuple[int, int], regions: list[tuple[int, int]], share: float = 0.6) -> bool:
+    """Whether at least `share` of the span's characters lie inside quotation marks (the words around a quote,
+    "…," she said, may align too)."""
+    covered = sum(max(0, min(span[1], end) - max(span[0], start)) for start, end in regions)
+    return covered >= share * max(1, span[1] - span[0])
 
 
 def minhash_matrix(features: pa.Table) -> np.ndarray:
@@ -88,6 +97,8 @@ class FeatureView:
     token_offsets: np.ndarray
     token_starts: np.ndarray  # character offsets in `text`
     token_ends: np.ndarray
+    quote_values: np.ndarray
+    quote_offsets: np.ndarray
     body_hashes: np.ndarray
     minhash: np.ndarray  # (docs x num_perm) uint32
 
@@ -103,6 +114,8 @@ class FeatureView:
             token_offsets=tokens.offsets.to_numpy(),
             token_starts=features.column("token_starts").combine_chunks().values.to_numpy(),
             token_ends=features.column("token_ends").combine_chunks().values.to_numpy(),
+            quote_values=features.column("quotes").combine_chunks().values.to_numpy(),
+            quote_offsets=features.column("quotes").combine_chunks().offsets.to_numpy(),
             body_hashes=features.column("body_hash").to_numpy(),
             minhash=minhash_matrix(features),
         )
@@ -112,6 +125,10 @@ class FeatureView:
 
     def tokens(self, row: int) -> np.ndarray:
         return self.token_values[self.token_offsets[row] : self.token_offsets[row + 1]]
+
+    def quotes(self, row: int) -> list[tuple[int, int]]:
+        flat = self.quote_values[self.quote_offsets[row] : self.quote_offsets[row + 1]].tolist()
+        return list(zip(flat[::2], flat[1::2], strict=True))
 
     def token_span(self, row: int, first: int, last: int) -> tuple[int, int]:
         """(start, end) in `text` of the row's tokens first..last (inclusive)."""
@@ -194,27 +211,49 @@ def passages(sa: str, sb: str, min_words: int) -> list[tuple[int, int, int, int]
     return sorted(found)
 
 
+# A passage must be mostly matched words, with one unbroken run of at least this many: scattered stock phrases
+# ("the … said … in the …") joined across small gaps are not a copied passage.
+MIN_DENSITY = 0.8
+MIN_RUN = 5
+
+
 def _monotonic_passages(sa: str, sb: str, min_words: int) -> list[tuple[int, int, int, int]]:
-    out: list[list[int]] = []
+    out: list[list[int]] = []  # a0, a1, b0, b1, matched, longest run
     for op in Indel.opcodes(sa, sb):
         if op.tag != "equal":
             continue
+        run = op.src_end - op.src_start
         if out and op.src_start - out[-1][1] <= MAX_GAP and op.dest_start - out[-1][3] <= MAX_GAP:
-            out[-1][1], out[-1][3] = op.src_end, op.dest_end
-            out[-1][4] += op.src_end - op.src_start
+            last = out[-1]
+            last[1], last[3] = op.src_end, op.dest_end
+            last[4] += run
+            last[5] = max(last[5], run)
         else:
-            out.append([op.src_start, op.src_end, op.dest_start, op.dest_end, op.src_end - op.src_start])
-    return [(a0, a1 - 1, b0, b1 - 1) for a0, a1, b0, b1, matched in out if matched >= min_words]
+            out.append([op.src_start, op.src_end, op.dest_start, op.dest_end, run, run])
+    return [
+        (a0, a1 - 1, b0, b1 - 1)
+        for a0, a1, b0, b1, matched, longest in out
+        if matched >= min_words and longest >= MIN_RUN and matched >= MIN_DENSITY * max(a1 - a0, b1 - b0)
+    ]
 
 
 def verify_pairs(
-    view_a: FeatureView, view_b: FeatureView, rows_a: np.ndarray, rows_b: np.ndarray, cfg: VerifyConfig, run_id: str
+    view_a: FeatureView,
+    view_b: FeatureView,
+    rows_a: np.ndarray,
+    rows_b: np.ndarray,
+    cfg: VerifyConfig,
+    run_id: str,
+    from_passages: np.ndarray | None = None,
 ) -> pa.Table:
-    """The `pairs` rows for the candidate pairs (view_a[rows_a[i]], view_b[rows_b[i]]) that are reuse."""
+    """The `pairs` rows for the candidate pairs (view_a[rows_a[i]], view_b[rows_b[i]]) that share text."""
     rows_a, rows_b = np.asarray(rows_a, dtype=np.int64), np.asarray(rows_b, dtype=np.int64)
     # LSH guarantees `rows` matching values; a real copy has more. Dropping pairs with too few matches before the
     # exact count removes most stock-phrase candidates at ~1/100 of the cost (see config.toml for the odds).
+    # Passage-index candidates share a passage, not a whole story: they skip this test.
     plausible = signature_matches(view_a, view_b, rows_a, rows_b) >= cfg.min_signature_matches
+    if from_passages is not None:
+        plausible |= np.asarray(from_passages, dtype=bool)
     rows_a, rows_b = rows_a[plausible], rows_b[plausible]
     shared = shared_counts(view_a, view_b, rows_a, rows_b)
     size_a = np.diff(view_a.shingle_offsets)[rows_a]
@@ -223,7 +262,18 @@ def verify_pairs(
     for i in np.flatnonzero(shared > 0).tolist():
         ra, rb = int(rows_a[i]), int(rows_b[i])
         o = _overlap_from_counts(int(shared[i]), int(size_a[i]), int(size_b[i]))
-        kept = relation(o, bool(view_a.body_hashes[ra] == view_b.body_hashes[rb]), cfg)
+        same_body = bool(view_a.body_hashes[ra] == view_b.body_hashes[rb])
+        near = min(o.containment_a, o.containment_b) >= cfg.near_duplicate_containment
+        if not (same_body or near or o.shared >= cfg.partial_min_shared_shingles):
+            continue
+        sa, sb = _token_string(view_a.tokens(ra)), _token_string(view_b.tokens(rb))
+        found = passages(sa, sb, cfg.min_passage_words)
+        longest = max((a1 - a0 + 1 for a0, a1, _, _ in found), default=0)
+        spans = [(view_a.token_span(ra, a0, a1), view_b.token_span(rb, b0, b1)) for a0, a1, b0, b1 in found]
+        quote_only = bool(spans) and all(
+            mostly_quoted(x, view_a.quotes(ra)) or mostly_quoted(y, view_b.quotes(rb)) for x, y in spans
+        )
+        kept = relation(o, same_body, longest, quote_only, cfg)
         if kept is None:
             continue
         a_id, b_id = view_a.doc_ids[ra], view_b.doc_ids[rb]
@@ -231,27 +281,21 @@ def verify_pairs(
         if b_id < a_id:
             a_id, b_id = b_id, a_id
             o = Overlap(o.shared, o.jaccard, o.containment_b, o.containment_a)
-        sa, sb = _token_string(view_a.tokens(ra)), _token_string(view_b.tokens(rb))
-        similarity = Indel.normalized_similarity(sa, sb)
-        spans = []
-        for a0, a1, b0, b1 in passages(sa, sb, cfg.min_passage_words):
-            (as_, ae), (bs, be) = view_a.token_span(ra, a0, a1), view_b.token_span(rb, b0, b1)
-            spans.append({"a_start": as_, "a_end": ae, "b_start": bs, "b_end": be})
-        if view_b.doc_ids[rb] < view_a.doc_ids[ra]:
-            spans = [
-                {"a_start": x["b_start"], "a_end": x["b_end"], "b_start": x["a_start"], "b_end": x["a_end"]}
-                for x in spans
-            ]
-            spans.sort(key=lambda x: x["a_start"])
+            spans = [(y, x) for x, y in spans]
         out["doc_id_a"].append(a_id)
         out["doc_id_b"].append(b_id)
         out["relation"].append(kept)
-        out["similarity"].append(similarity)
+        out["similarity"].append(Indel.normalized_similarity(sa, sb))
         out["jaccard"].append(o.jaccard)
         out["containment_a"].append(o.containment_a)
         out["containment_b"].append(o.containment_b)
         out["shared_shingles"].append(o.shared)
-        out["spans"].append(spans)
+        out["spans"].append(
+            sorted(
+                ({"a_start": x[0], "a_end": x[1], "b_start": y[0], "b_end": y[1]} for x, y in spans),
+                key=lambda d: d["a_start"],
+            )
+        )
         out["source_doc_id"].append(None)
         out["direction_confidence"].append(None)
         out["direction_evidence"].append([])

@@ -65,16 +65,65 @@ def has_shingles(features: pa.Table) -> np.ndarray:
     return np.diff(column.offsets.to_numpy()) > 0
 
 
-def candidate_table(feature_tables: list[pa.Table], max_bucket_size: int) -> pa.Table:
-    """Candidate pairs across all shards as (shard_a, row_a, shard_b, row_b), shard_a <= shard_b, sorted."""
+def passage_pairs(feature_tables: list[pa.Table], sample: int, max_df: int, min_shared: int) -> np.ndarray:
+    """(n x 2) global row pairs that share at least `min_shared` sampled rare shingles: passage-level candidates.
+
+    A copied paragraph inside a long article leaves the two documents' Jaccard near 0.02, out of LSH's reach, but
+    every shingle of the paragraph is shared. One shingle in `sample` (by fingerprint value, so both documents keep
+    the same ones) is indexed; shingles found in more than `max_df` documents are stock phrases or boilerplate and
+    never create candidates."""
+    values, docs = [], []
+    base = 0
+    for table in feature_tables:
+        column = table.column("shingles").combine_chunks()
+        fp = column.values.to_numpy()
+        doc = np.repeat(np.arange(table.num_rows, dtype=np.int64) + base, np.diff(column.offsets.to_numpy()))
+        keep = fp % np.uint64(sample) == 0
+        values.append(fp[keep])
+        docs.append(doc[keep])
+        base += table.num_rows
+    if not values or base == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    fp, doc = np.concatenate(values), np.concatenate(docs)
+    a, b = pairs_in_buckets(fp, max_df)
+    if len(a) == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    da, db = doc[a], doc[b]
+    codes, counts = np.unique(np.minimum(da, db) * base + np.maximum(da, db), return_counts=True)
+    codes = codes[counts >= min_shared]
+    return np.stack([codes // base, codes % base], axis=1)
+
+
+def candidate_table(
+    feature_tables: list[pa.Table],
+    max_bucket_size: int,
+    passage_sample: int = 0,
+    passage_max_df: int = 50,
+    passage_min_shared: int = 3,
+) -> pa.Table:
+    """Candidate pairs across all shards as (shard_a, row_a, shard_b, row_b, from_passages), sorted by shards.
+
+    LSH over band keys finds documents alike as wholes; with `passage_sample` > 0 the rare-shingle index adds pairs
+    that share a passage (`from_passages`: verification does not ask those for a MinHash agreement)."""
     keys = np.concatenate([band_key_matrix(t) for t in feature_tables]) if feature_tables else np.zeros((0, 1))
     active = np.concatenate([has_shingles(t) for t in feature_tables]) if feature_tables else np.zeros(0, bool)
-    pairs = candidate_pairs(keys.astype(np.uint64), active, max_bucket_size)
+    n = len(active)
+    lsh = candidate_pairs(keys.astype(np.uint64), active, max_bucket_size)
+    codes = lsh[:, 0] * n + lsh[:, 1]
+    passage = np.zeros(len(codes), dtype=bool)
+    if passage_sample and n:
+        extra = passage_pairs(feature_tables, passage_sample, passage_max_df, passage_min_shared)
+        extra_codes = np.setdiff1d(extra[:, 0] * n + extra[:, 1], codes)
+        codes = np.concatenate([codes, extra_codes])
+        passage = np.concatenate([passage, np.ones(len(extra_codes), dtype=bool)])
+    pairs = np.stack([codes // max(n, 1), codes % max(n, 1)], axis=1) if len(codes) else np.zeros((0, 2), np.int64)
     starts = np.cumsum([0] + [t.num_rows for t in feature_tables])
     shard = np.searchsorted(starts, pairs, side="right") - 1
     row = pairs - starts[shard]
     table = pa.Table.from_arrays(
-        [pa.array(a.astype(np.int32)) for a in (shard[:, 0], row[:, 0], shard[:, 1], row[:, 1])],
+        [pa.array(x.astype(np.int32)) for x in (shard[:, 0], row[:, 0], shard[:, 1], row[:, 1])] + [pa.array(passage)],
         schema=schema.CANDIDATES,
     )
-    return table.sort_by([("shard_a", "ascending"), ("shard_b", "ascending")])
+    return table.sort_by(
+        [("shard_a", "ascending"), ("shard_b", "ascending"), ("row_a", "ascending"), ("row_b", "ascending")]
+    )

@@ -66,6 +66,9 @@ class CandidateConfig(_Section):
     bands: int = Field(0, ge=0)
     rows: int = Field(0, ge=0)
     max_bucket_size: int = Field(200, ge=2)
+    passage_sample: int = Field(4, ge=0)
+    passage_max_df: int = Field(50, ge=2)
+    passage_min_shared: int = Field(3, ge=1)
 
     @model_validator(mode="after")
     def _bands_and_rows_together(self) -> CandidateConfig:
@@ -79,7 +82,7 @@ class VerifyConfig(_Section):
     min_passage_words: int = Field(8, ge=1)
     near_duplicate_containment: float = Field(0.8, gt=0.0, le=1.0)
     partial_min_shared_shingles: int = Field(12, ge=1)
-    partial_min_containment: float = Field(0.05, ge=0.0, le=1.0)
+    partial_min_passage_words: int = Field(12, ge=1)
 
 
 class ClusterConfig(_Section):

@@ -50,7 +50,10 @@ def match_shards(shards: list[ingest.Shard], cfg: Config, run_id: str) -> LocalR
     seconds["signatures"] = clock() - t
     t = clock()
     feature_tables = [f for _, _, f in featurized]
-    cands = candidates.candidate_table(feature_tables, cfg.candidates.max_bucket_size)
+    c = cfg.candidates
+    cands = candidates.candidate_table(
+        feature_tables, c.max_bucket_size, c.passage_sample, c.passage_max_df, c.passage_min_shared
+    )
     seconds["candidates"] = clock() - t
     t = clock()
     views = [align.FeatureView.from_table(f) for f in feature_tables]
@@ -66,6 +69,7 @@ def match_shards(shards: list[ingest.Shard], cfg: Config, run_id: str) -> LocalR
                 cands.column("row_b").to_numpy()[mask],
                 cfg.verify,
                 run_id,
+                cands.column("from_passages").to_numpy(zero_copy_only=False)[mask],
             )
         )
     pairs = pa.concat_tables(parts) if parts else schema.empty(schema.PAIRS)

@@ -456,6 +456,17 @@ def _strip_prefixes(piece: str, start: int, out: Cleaned, first_prose: bool) -> 
     return start, piece
 
 
+_QUOTED = re.compile(
+    r'"[^"\n]{12,}?"|“[^”\n]{12,}”|«[^»\n]{12,}»|„[^“”\n]{12,}[“”]|‘[^’\n]{12,}’|‹[^›\n]{12,}›|'
+    r"「[^」]{6,}」|『[^』]{6,}』"
+)
+
+
+def quote_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each quoted stretch of `text`, in any of the common quotation-mark styles."""
+    return [m.span() for m in _QUOTED.finditer(text)]
+
+
 def hash_line(line: str) -> int:
     """A stable hash of a line's matching form (case and spacing ignored), for boilerplate statistics."""
     return xxhash.xxh3_64_intdigest(_line_key(line).encode("utf-8"))

@@ -51,13 +51,22 @@ def features_schema(num_perm: int, bands: int) -> pa.Schema:
             ("tokens", pa.list_(pa.uint64())),  # token hashes in body order
             ("token_starts", pa.list_(pa.int32())),  # each token's character offsets in `text`
             ("token_ends", pa.list_(pa.int32())),
+            ("quotes", pa.list_(pa.int32())),  # quoted stretches of `text`: start0, end0, start1, end1, ...
             ("band_keys", pa.list_(pa.uint64(), bands)),  # one LSH key per band
         ]
     )
 
 
 # Internal: candidate pairs as (shard, row) positions in the features shards.
-CANDIDATES = pa.schema([("shard_a", pa.int32()), ("row_a", pa.int32()), ("shard_b", pa.int32()), ("row_b", pa.int32())])
+CANDIDATES = pa.schema(
+    [
+        ("shard_a", pa.int32()),
+        ("row_a", pa.int32()),
+        ("shard_b", pa.int32()),
+        ("row_b", pa.int32()),
+        ("from_passages", pa.bool_()),  # found by the rare-shingle passage index, not by LSH
+    ]
+)
 
 PAIRS = pa.schema(
     [

@@ -20,7 +20,7 @@ from datasketch import MinHash
 
 from pipeline import schema
 from pipeline.config import Config
-from pipeline.normalize import body_tokens, normalize_documents, token_hash
+from pipeline.normalize import body_tokens, normalize_documents, quote_spans, token_hash
 
 if TYPE_CHECKING:
     from pipeline.boilerplate import BoilerplateIndex
@@ -236,6 +236,7 @@ def features(
     starts = text_offsets(tokens.starts, tokens.offsets, body_map)
     ends = text_offsets(tokens.ends - 1, tokens.offsets, body_map) + 1  # the last character, then one past it
     sequence = sequence_hashes(tokens)
+    quotes = [[x for span in quote_spans(t) for x in span] for t in documents.column("text").to_pylist()]
     table = pa.Table.from_arrays(
         [
             documents.column("doc_id").combine_chunks(),
@@ -245,6 +246,7 @@ def features(
             _list_array(tokens.values, tokens.offsets),
             _list_array(starts, tokens.offsets),
             _list_array(ends, tokens.offsets),
+            pa.array(quotes, pa.list_(pa.int32())),
             pa.FixedSizeListArray.from_arrays(pa.array(keys.ravel()), bands),
         ],
         schema=schema.features_schema(num_perm, bands),

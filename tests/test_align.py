@@ -22,12 +22,53 @@ def test_overlap_of_empty_sets_is_zero():
 
 
 def test_relations_follow_the_configured_thresholds():
-    cfg = VerifyConfig(near_duplicate_containment=0.8, partial_min_shared_shingles=12, partial_min_containment=0.05)
-    assert align.relation(align.Overlap(5, 0.1, 0.1, 0.1), True, cfg) == "exact"
-    assert align.relation(align.Overlap(100, 0.7, 0.85, 0.81), False, cfg) == "near_duplicate"
-    assert align.relation(align.Overlap(100, 0.5, 0.95, 0.6), False, cfg) == "partial"
-    assert align.relation(align.Overlap(11, 0.02, 0.03, 0.9), False, cfg) is None  # a stock phrase, not a passage
-    assert align.relation(align.Overlap(12, 0.01, 0.04, 0.02), False, cfg) is None  # long stories, tiny share
+    cfg = VerifyConfig(near_duplicate_containment=0.8, partial_min_shared_shingles=12, partial_min_passage_words=12)
+    assert align.relation(align.Overlap(5, 0.1, 0.1, 0.1), True, 0, False, cfg) == "exact"
+    assert align.relation(align.Overlap(100, 0.7, 0.85, 0.81), False, 90, False, cfg) == "near_duplicate"
+    assert align.relation(align.Overlap(100, 0.5, 0.95, 0.6), False, 40, False, cfg) == "partial"
+    # A long shared passage counts however long the two articles are.
+    assert align.relation(align.Overlap(20, 0.01, 0.02, 0.02), False, 24, False, cfg) == "partial"
+    assert align.relation(align.Overlap(11, 0.02, 0.03, 0.9), False, 15, False, cfg) is None  # too few shingles
+    assert align.relation(align.Overlap(30, 0.01, 0.04, 0.02), False, 8, False, cfg) is None  # stock phrases only
+    assert align.relation(align.Overlap(20, 0.01, 0.04, 0.02), False, 20, True, cfg) == "shared_quote"
+
+
+def test_quote_spans_in_every_style():
+    text = (
+        'He said "we will keep the border closed for now" and left. «Нам нечего скрывать от соседей», '
+        "сказал он. „Wir bleiben hier bis zum Ende“ und ‘a single quoted statement here’."
+    )
+    quoted = [text[a:b] for a, b in align.quote_spans(text)]
+    assert quoted == [
+        '"we will keep the border closed for now"',
+        "«Нам нечего скрывать от соседей»",
+        "„Wir bleiben hier bis zum Ende“",
+        "‘a single quoted statement here’",
+    ]
+
+
+def test_a_shared_quotation_is_not_reuse():
+    cfg = Config()
+    quote = '"We will not allow anyone to use people as a weapon against our country and we will keep it closed,"'
+    docs = pa.Table.from_pylist(
+        [
+            {
+                "doc_id": "a",
+                "text": "The minister spoke in Vilnius on Monday about the border situation. "
+                f"{quote} she said. Her remarks came after a week of incidents near Grodno.",
+            },
+            {
+                "doc_id": "b",
+                "text": "Officials in Warsaw reviewed a different set of figures on Tuesday evening. "
+                f"{quote} the minister told reporters. Polish guards reported three arrests.",
+            },
+        ],
+        schema=schema.DOCUMENTS,
+    )
+    _, _, features = signatures.featurize(docs, cfg)
+    view = align.FeatureView.from_table(features)
+    pairs = align.verify_pairs(view, view, np.array([0]), np.array([1]), cfg.verify, "r").to_pylist()
+    assert [p["relation"] for p in pairs] == ["shared_quote"]
 
 
 def test_verify_pairs_orders_ids_and_swaps_containments():

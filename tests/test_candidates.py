@@ -77,4 +77,26 @@ def test_candidate_table_maps_rows_back_to_shards():
     )
     f1, f2 = (signatures.featurize(s, cfg)[2] for s in (shard1, shard2))
     table = candidates.candidate_table([f1, f2], 200)
-    assert table.to_pylist() == [{"shard_a": 0, "row_a": 0, "shard_b": 1, "row_b": 1}]
+    assert table.to_pylist() == [{"shard_a": 0, "row_a": 0, "shard_b": 1, "row_b": 1, "from_passages": False}]
+
+
+def test_passage_index_finds_a_paragraph_inside_long_articles_and_skips_common_shingles():
+    cfg = Config()
+    rng = np.random.default_rng(9)
+    vocab = [f"w{i}" for i in range(20000)]
+    paragraph = " ".join(rng.choice(vocab, 40))
+    common = "the minister said on monday that"
+    texts = [" ".join(rng.choice(vocab, 400)) + ". " + common + "." for _ in range(120)]
+    texts[0] = " ".join(rng.choice(vocab, 300)) + f". {paragraph}. " + " ".join(rng.choice(vocab, 300)) + "."
+    texts[1] = " ".join(rng.choice(vocab, 200)) + f". {paragraph}. " + " ".join(rng.choice(vocab, 400)) + "."
+    docs = pa.Table.from_pylist(
+        [{"doc_id": f"d{i:03d}", "text": t} for i, t in enumerate(texts)], schema=schema.DOCUMENTS
+    )
+    _, _, features = signatures.featurize(docs, cfg)
+    lsh_only = candidates.candidate_table([features], 200)
+    both = candidates.candidate_table([features], 200, passage_sample=4, passage_max_df=50, passage_min_shared=3)
+    pairs = {(r["row_a"], r["row_b"]): r["from_passages"] for r in both.to_pylist()}
+    assert (0, 1) not in {(r["row_a"], r["row_b"]) for r in lsh_only.to_pylist()}  # Jaccard ~0.04
+    assert pairs.get((0, 1)) is True
+    # The stock phrase ends 120 documents: more than passage_max_df, so it links none of them.
+    assert len(pairs) < 5

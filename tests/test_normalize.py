@@ -61,8 +61,11 @@ def test_exact_bodies_share_a_body_hash_up_to_case_and_spacing():
     from pipeline.config import Config
 
     docs = pa.Table.from_pylist(
-        [{"doc_id": "a", "text": "Hello  World."}, {"doc_id": "b", "text": "hello, world"},
-         {"doc_id": "c", "text": "Hello there."}],
+        [
+            {"doc_id": "a", "text": "Hello  World."},
+            {"doc_id": "b", "text": "hello, world"},
+            {"doc_id": "c", "text": "Hello there."},
+        ],
         schema=schema.DOCUMENTS,
     )
     documents, _, _ = signatures.featurize(docs, Config())
@@ -87,6 +90,7 @@ def test_body_tokens_carry_their_offsets(body):
     tokens = normalize.body_tokens(pa.array([body, "second doc."]))
     n = int(tokens.offsets[1])
     strings = tokens.strings.to_pylist()[:n]
+
     def lower(words: list[str]) -> list[str]:
         return pc.utf8_lower(pa.array(words, pa.string())).to_pylist()
 
