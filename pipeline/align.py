@@ -193,6 +193,7 @@ def passages(sa: str, sb: str, min_words: int) -> list[tuple[int, int, int, int]
     rapidfuzz's Indel opcodes give one monotonic alignment; its equal blocks are joined across small gaps. Aligning
     again what earlier passes left unmatched finds passages the copy moved (swapped or reordered paragraphs)."""
     found: list[tuple[int, int, int, int]] = []
+    original_a, original_b = sa, sb
     free_a, free_b = len(sa), len(sb)
     for _ in range(MAX_PASSES):
         if min(free_a, free_b) < min_words:
@@ -208,7 +209,17 @@ def passages(sa: str, sb: str, min_words: int) -> list[tuple[int, int, int, int]
             a_chars[a0 : a1 + 1] = "\x00" * (a1 - a0 + 1)
             b_chars[b0 : b1 + 1] = "\x01" * (b1 - b0 + 1)
         sa, sb = "".join(a_chars), "".join(b_chars)
-    return sorted(found)
+    return sorted(_extended(p, original_a, original_b) for p in found)
+
+
+def _extended(p: tuple[int, int, int, int], sa: str, sb: str) -> tuple[int, int, int, int]:
+    """A passage grown over equal neighbouring tokens the alignment gave to another occurrence of the same word."""
+    a0, a1, b0, b1 = p
+    while a0 > 0 and b0 > 0 and sa[a0 - 1] == sb[b0 - 1]:
+        a0, b0 = a0 - 1, b0 - 1
+    while a1 + 1 < len(sa) and b1 + 1 < len(sb) and sa[a1 + 1] == sb[b1 + 1]:
+        a1, b1 = a1 + 1, b1 + 1
+    return a0, a1, b0, b1
 
 
 # A passage must be mostly matched words, with one unbroken run of at least this many: scattered stock phrases

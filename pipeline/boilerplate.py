@@ -23,20 +23,28 @@ EDGE_LINES = pa.schema(
 
 def edge_line_table(documents: pa.Table, cfg: NormalizeConfig, first_index: int = 0) -> pa.Table:
     """One row per distinct edge line of each document: (source, doc_index, line_hash, words)."""
-    rows: dict[str, list] = {"source": [], "doc_index": [], "line_hash": [], "words": []}
-    sources = documents.column("source").to_pylist()
-    for i, text in enumerate(documents.column("text").to_pylist()):
+    sources, indexes, hashes, words = [], [], [], []
+    for i, (source, text) in enumerate(
+        zip(documents.column("source").to_pylist(), documents.column("text").to_pylist(), strict=True)
+    ):
         seen = set()
         for line in edge_lines(text, cfg.edge_lines):
             key = hash_line(line)
-            if key in seen:
-                continue
-            seen.add(key)
-            rows["source"].append(sources[i] or "")
-            rows["doc_index"].append(first_index + i)
-            rows["line_hash"].append(key)
-            rows["words"].append(len(line.split()))
-    return pa.Table.from_pydict(rows, schema=EDGE_LINES)
+            if key not in seen:
+                seen.add(key)
+                hashes.append(key)
+                words.append(line.count(" ") + 1)
+        sources.extend([source or ""] * len(seen))
+        indexes.extend([first_index + i] * len(seen))
+    return pa.Table.from_arrays(
+        [
+            pa.array(sources, pa.string()),
+            pa.array(indexes, pa.int64()),
+            pa.array(hashes, pa.uint64()),
+            pa.array(words, pa.int32()),
+        ],
+        schema=EDGE_LINES,
+    )
 
 
 @dataclass
@@ -85,8 +93,16 @@ def boilerplate_index(edges: pa.Table, cfg: NormalizeConfig) -> BoilerplateIndex
         source_codes[np.unique(edges.column("doc_index").to_numpy(), return_index=True)[1]],
         minlength=len(source_names),
     )
-    # Documents per (source, line).
-    pairs, counts = np.unique(np.stack([source_codes.astype(np.uint64), hashes]), axis=1, return_counts=True)
+    # Distinct *articles* per (source, line): a document's key sums the hashes of its edge lines, so the same
+    # article scraped three times counts once and its paragraphs are not mistaken for the site's chrome.
+    doc_index = edges.column("doc_index").to_numpy()
+    order = np.argsort(doc_index, kind="stable")
+    starts = np.flatnonzero(np.r_[True, doc_index[order][1:] != doc_index[order][:-1]])
+    doc_key_sorted = np.add.reduceat(hashes[order], starts)  # wraps mod 2**64, as a hash sum should
+    doc_key = np.empty_like(hashes)
+    doc_key[order] = np.repeat(doc_key_sorted, np.diff(np.r_[starts, len(order)]))
+    triples = np.unique(np.stack([source_codes.astype(np.uint64), hashes, doc_key]), axis=1)
+    pairs, counts = np.unique(triples[:2], axis=1, return_counts=True)
     share = counts / docs_per_source[pairs[0].astype(np.int64)]
     chrome = (counts >= cfg.site_chrome_min_docs) & (share >= cfg.site_chrome_min_share)
     by_source: dict[str, set[int]] = {}

@@ -207,7 +207,8 @@ CHROME_RULES: dict[str, str] = {
     r"read (?:also|more)|related (?:stories|articles|news)|see also|more from|"
     r"مزید پڑھیں|یہ بھی پڑھیں|ہمیں فالو کریں|اقرأ أيضا|تابعونا)(?:\b|\s|:|$).{0,80}",
     "web_chrome": r"(?:(?:congratulations! your weather is set to|you are signed in as).{0,80}|comments?|advertisement|"
-    r"show more(?: show less)?|chat with us in facebook messenger.{0,120}|click here|"
+    r"show more(?: show less)?|chat with us in facebook messenger.{0,120}|click here|back to gallery|"
+    r"\d{1,3}\s*/\s*\d{1,3}|(?:image|photo|slide)\s*\d{1,3}\s*of\s*/?\s*\d{1,3}|"
     r"(?:posted|updated|published)\s*:?.{0,40}\d{4}.{0,20}|updated \d.{0,40}|"
     r"(?:copyright|©).{0,60}|all rights reserved\.?|реклама|реклама\s*\d*)",
     "byline": r"(?:author|by|автор|авторка|autorius|par|von|تحریر|بقلم)\s*:?\s+"
@@ -314,7 +315,7 @@ def _units(text: str) -> tuple[list[tuple[int, str]], bool]:
     for raw in text.split("\n"):
         stripped = raw.strip()
         if stripped:
-            lines.append((offset + raw.index(stripped[0]), stripped))
+            lines.append((offset + len(raw) - len(raw.lstrip()), stripped))
             if len(stripped) >= 40 and not stripped.endswith(_ENDS):
                 long_open += 1
         offset += len(raw) + 1
@@ -356,6 +357,16 @@ def clean(
         _unit_kind(u, start, rules, out, chrome_lines, source_chrome, edge=i < n_edge or i >= len(units) - n_edge)
         for i, (start, u) in enumerate(units)
     ]
+    for i in range(1, len(kinds)):
+        # A line opening in lower case after a prose line that stopped mid-sentence is the rest of that sentence,
+        # broken by the scraper ("…according to" / "a blog post Friday. Spotify"), not a headline.
+        if (
+            kinds[i][0] == "headline"
+            and units[i][1][:1].islower()
+            and kinds[i - 1][0] == "prose"
+            and not (units[i - 1][1].endswith(_ENDS))
+        ):
+            kinds[i] = ("prose", kinds[i][1])
     prose = [i for i, k in enumerate(kinds) if k[0] == "prose"]
     # A document with no prose at all (a table, a list of results) keeps its lines: they are its content.
     first, last = (prose[0], prose[-1]) if prose else (0, len(units) - 1)
@@ -373,7 +384,17 @@ def clean(
                 kept = " ".join(unit[: piece_end - start].split())
                 out.segments.append((start, piece_end, _headline_reason(kept, title_key, i < first)))
                 continue
-        piece_start, piece = _strip_prefixes(unit[: piece_end - start], start, out, first_prose=i == first)
+        # The article's dateline opens its first paragraph, or one of the next two when a caption or a kicker
+        # came first.
+        # came first; an agency dateline ("NEW YORK (AP) — ") is recognised further down, after photo galleries.
+        opening = (
+            len(body_parts) < 10
+            and out.dateline_place is None
+            and not any(r in ("dateline", "date_prefix") for _, _, r in out.segments)
+        )
+        piece_start, piece = _strip_prefixes(
+            unit[: piece_end - start], start, out, first_prose=opening, need_credit=len(body_parts) >= 3
+        )
         out.body_map.append((cursor, piece_start, len(piece)))
         body_parts.append(piece)
         cursor += len(piece) + 1
@@ -382,6 +403,8 @@ def clean(
     return out
 
 
+_NOT_PLACES = {"FILE", "PHOTO", "UPDATE", "UPDATED", "CORRECTION", "EDITOR'S NOTE", "ADVISORY"}
+_SCRIPT_MARKERS = ("window._", "_taboola", "googletag.", "function(", "function (", "document.getElementById", "});")
 # Chrome lines are short: the rules never need to look at a long paragraph.
 _MAX_CHROME_CHARS = 240
 
@@ -398,6 +421,9 @@ def _unit_kind(
     """("chrome", end) for a unit removed by a rule or by statistics (its segment recorded, metadata extracted),
     else ("headline" | "prose", end of the part to keep: a closing photo credit is cut off)."""
     end = start + len(unit)
+    if any(marker in unit for marker in _SCRIPT_MARKERS):
+        out.segments.append((start, end, "script"))  # page JavaScript the scraper kept
+        return "chrome", end
     if not edge and len(unit) > _MAX_CHROME_CHARS and unit.endswith(_ENDS):
         return "prose", end  # the common case: a paragraph of prose
     if len(unit) <= _MAX_CHROME_CHARS:
@@ -437,7 +463,9 @@ def _headline_reason(flat: str, title_key: str | None, at_top: bool) -> str:
     return "headline"
 
 
-def _strip_prefixes(piece: str, start: int, out: Cleaned, first_prose: bool) -> tuple[int, str]:
+def _strip_prefixes(
+    piece: str, start: int, out: Cleaned, first_prose: bool, need_credit: bool = False
+) -> tuple[int, str]:
     """On the first paragraph, a "date 2021-08-06 " prefix and an agency dateline leave the body (kept as metadata
     and segments)."""
     if not first_prose:
@@ -448,6 +476,11 @@ def _strip_prefixes(piece: str, start: int, out: Cleaned, first_prose: bool) -> 
         out.segments.append((start, start + date.end(), "date_prefix"))
         piece, start = piece[date.end() :], start + date.end()
     dateline = _DATELINE.match(piece)
+    place = (dateline.group("place") or "").strip().rstrip(",") if dateline else ""
+    if place.upper() in _NOT_PLACES:  # "FILE - In this photo …": an AP caption, not a dateline
+        dateline = None
+    if dateline and need_credit and not dateline.group("credit"):
+        dateline = None
     if dateline and (dateline.group("place") or dateline.group("credit")):
         if dateline.group("place"):
             out.dateline_place = dateline.group("place").strip().rstrip(",")
@@ -468,16 +501,27 @@ def quote_spans(text: str) -> list[tuple[int, int]]:
 
 
 def hash_line(line: str) -> int:
-    """A stable hash of a line's matching form (case and spacing ignored), for boilerplate statistics."""
-    return xxhash.xxh3_64_intdigest(_line_key(line).encode("utf-8"))
+    """A stable hash of a stripped line, case ignored, for boilerplate statistics. (Inner spacing counts: pages
+    repeat their chrome byte for byte, and skipping the split/join halves the cost of the statistics.)"""
+    return xxhash.xxh3_64_intdigest(line.casefold().encode("utf-8"))
 
 
 def edge_lines(text: str, n: int) -> list[str]:
-    """The first and last `n` non-empty stripped lines of `text` (each once)."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if len(lines) <= 2 * n:
-        return lines
-    return lines[:n] + lines[-n:]
+    """The first and last `n` non-empty stripped lines of `text` (each once), reading only the ends of the text."""
+    raw = text.split("\n")
+    head: list[str] = []
+    i = 0
+    while i < len(raw) and len(head) < n:
+        if stripped := raw[i].strip():
+            head.append(stripped)
+        i += 1
+    tail: list[str] = []
+    j = len(raw) - 1
+    while j >= i and len(tail) < n:
+        if stripped := raw[j].strip():
+            tail.append(stripped)
+        j -= 1
+    return head + tail[::-1]
 
 
 # ---------------------------------------------------------------- language

@@ -919,8 +919,11 @@ class _Ecosystem:
         count = max(count, 2) if quoted else count
         # The statement is this event's own (a stock sentence plus a generated clause), so two events never share it.
         said = self.w.sentence(topic, place).rstrip(".")
-        statement = Sentence(f'"{r.choice(_QUOTES)}, and {said[0].lower()}{said[1:]}," {self.w.person()} said.',
-                             (f"quote:{number}", 0), quote=True)
+        statement = Sentence(
+            f'"{r.choice(_QUOTES)}, and {said[0].lower()}{said[1:]}," {self.w.person()} said.',
+            (f"quote:{number}", 0),
+            quote=True,
+        )
         out = []
         for n in range(count):
             title, paragraphs = self.stories.own(topic, place, r.randint(*self.cfg.sentences))

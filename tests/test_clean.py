@@ -181,6 +181,21 @@ def test_boilerplate_statistics_remove_site_footers_but_keep_shared_wire_paragra
     assert reasons == {"site_chrome"}
 
 
+def test_an_article_scraped_three_times_is_not_its_sites_chrome():
+    article = "\n\n".join(f"Paragraph {i} of the op-ed, which argues its point at some length here." for i in range(6))
+    rows = [{"doc_id": f"dup{i}", "source": "nbc", "run_id": "r", "text": article} for i in range(3)]
+    rows += [
+        {"doc_id": f"other{i}", "source": "nbc", "run_id": "r", "text": f"Another story number {i}, in prose."}
+        for i in range(3)
+    ]
+    docs = pa.Table.from_pylist(rows, schema=schema.DOCUMENTS)
+    cfg = NormalizeConfig()
+    index = boilerplate.boilerplate_index(boilerplate.edge_line_table(docs, cfg), cfg)
+    assert index.for_source("nbc") == frozenset()
+    out = normalize.normalize_documents(docs, cfg, index)
+    assert out.documents.column("body").to_pylist()[0] == article.replace("\n\n", "\n")
+
+
 def test_segments_and_map_from_normalize_documents():
     text = "Bbabo NET\n\n\nA headline about the border\n\nProse paragraph one.\n\nProse two.\n\n"
     text += "A headline about the border"
