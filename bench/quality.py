@@ -66,6 +66,8 @@ def rows(report: dict) -> list[tuple[str, str]]:
     ]
     for kind, m in report["recall_by_copy_type"].items():
         out.append((f"  recall {kind}", f(m["recall"])))
+    for bucket, m in report.get("partial_recall_by_shared_words", {}).items():
+        out.append((f"  partial recall, shared {bucket}", f(m["recall"])))
     for label, m in report["pairs_by_relation"].items():
         out.append((f"  {label} P/R", f"{f(m['precision'])}/{f(m['recall'])}"))
     if "shared_quote" in report:

@@ -68,7 +68,7 @@ class CandidateConfig(_Section):
     max_bucket_size: int = Field(200, ge=2)
     passage_sample: int = Field(4, ge=0)
     passage_max_df: int = Field(50, ge=2)
-    passage_min_shared: int = Field(3, ge=1)
+    passage_min_shared: int = Field(2, ge=1)
 
     @model_validator(mode="after")
     def _bands_and_rows_together(self) -> CandidateConfig:

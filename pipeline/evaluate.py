@@ -201,6 +201,7 @@ class Gold:
     origins: list[dict] = field(default_factory=list)
     credits: list[dict] = field(default_factory=list)
     docs: dict[str, dict] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)  # the simulated documents, for span-based figures
     plain: bool = False
 
     @property
@@ -227,6 +228,9 @@ def load_gold(path: str | Path) -> Gold:
         gold.origins = _read_jsonl(base / "origins.jsonl")
         gold.credits = _read_jsonl(base / "credits.jsonl")
         gold.docs = {r["doc_id"]: r for r in _read_jsonl(base / "docs.jsonl")}
+        corpus = base.parent / "corpus"
+        for shard in sorted(corpus.glob("docs-*.jsonl")) if corpus.is_dir() else []:
+            gold.texts.update({r["id"]: r["text"] for r in _read_jsonl(shard)})
         if not gold.pairs:
             raise ValueError(f"no gold pairs found in {base} (expected pairs.jsonl)")
         return gold
@@ -317,6 +321,10 @@ def evaluate(output: Output, gold: Gold) -> dict[str, Any]:
         wanted = {p for p in gold.positives if gold.pairs[p].get("copy_type", "?") == copy_type}
         by_type[copy_type] = {"recall": len(wanted & predicted) / len(wanted), "pairs": len(wanted)}
     report["recall_by_copy_type"] = by_type
+    if gold.texts:
+        report["partial_recall_by_shared_words"] = recall_by_shared_words(
+            {p: g for p, g in gold.pairs.items() if g["label"] == "partial"}, predicted, gold.texts
+        )
     quotes = [p for p, g in gold.pairs.items() if g["label"] == "shared_quote"]
     if quotes:
         labelled = sum(output.pairs.get(p, {}).get("relation") == "shared_quote" for p in quotes)
@@ -352,6 +360,25 @@ def evaluate(output: Output, gold: Gold) -> dict[str, Any]:
     return report
 
 
+SHARED_WORD_BUCKETS = ((0, 19, "< 20 words"), (20, 39, "20-39 words"), (40, 10**9, ">= 40 words"))
+
+
+def recall_by_shared_words(
+    gold_pairs: dict[Pair, dict], predicted: set[Pair], texts: dict[str, str]
+) -> dict[str, dict[str, float | int]]:
+    """Recall of gold pairs bucketed by how many words of the first document their gold spans cover."""
+    out: dict[str, dict[str, float | int]] = {}
+    for low, high, name in SHARED_WORD_BUCKETS:
+        wanted = set()
+        for pair, g in gold_pairs.items():
+            words = sum(len(texts.get(pair[0], "")[s["a_start"] : s["a_end"]].split()) for s in g.get("spans", []))
+            if low <= words <= high:
+                wanted.add(pair)
+        if wanted:
+            out[name] = {"recall": len(wanted & predicted) / len(wanted), "pairs": len(wanted)}
+    return out
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return "n/a"
@@ -371,6 +398,8 @@ def render(report: dict[str, Any]) -> str:
         row(f"  {label} P / R / F1", f"{m['precision']:.3f} / {m['recall']:.3f} / {m['f1']:.3f}")
     for copy_type, m in report["recall_by_copy_type"].items():
         row(f"  recall, copy type {copy_type} ({m['pairs']})", m["recall"])
+    for bucket, m in report.get("partial_recall_by_shared_words", {}).items():
+        row(f"  partial recall, shared {bucket} ({m['pairs']})", m["recall"])
     if "shared_quote" in report:
         q = report["shared_quote"]
         row(f"quote-only pairs labelled shared_quote ({q['pairs']})", q["labelled_shared_quote"])

@@ -337,13 +337,6 @@ _LONG_FOOTERS = (
     "authors. To report a mistake in the text, select it and press Ctrl+Enter.",
 )
 _TAGS = ("Tags: {a}, {b}", "Topics: {a} | {b}", "{a} {b}")
-_QUOTES = (
-    "We will not allow anyone to use people as a weapon against our country and we will keep the border closed as "
-    "long as the threat remains",
-    "The situation is difficult but under control and every service is working around the clock to keep people safe",
-    "This decision was not easy but we had to act quickly because the numbers kept growing every single week",
-    "Nobody wants a new crisis in the region and we call on our neighbours to return to the negotiating table now",
-)
 
 
 @dataclass
@@ -917,10 +910,10 @@ class _Ecosystem:
         count = r.randint(*self.cfg.independent_per_event)
         quoted = r.random() < self.cfg.quote_rate
         count = max(count, 2) if quoted else count
-        # The statement is this event's own (a stock sentence plus a generated clause), so two events never share it.
-        said = self.w.sentence(topic, place).rstrip(".")
+        # The statement is generated for this event, so two events never share it.
+        first, second = (self.w.sentence(topic, place).rstrip(".") for _ in range(2))
         statement = Sentence(
-            f'"{r.choice(_QUOTES)}, and {said[0].lower()}{said[1:]}," {self.w.person()} said.',
+            f'"{first}, and {second[0].lower()}{second[1:]}," {self.w.person()} said.',
             (f"quote:{number}", 0),
             quote=True,
         )

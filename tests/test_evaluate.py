@@ -154,3 +154,14 @@ def test_evaluate_against_simulated_gold_end_to_end(sample_corpus, tmp_path):
     assert report["recall_by_copy_type"]["verbatim"]["recall"] == 1.0
     text = ev.render(report)
     assert "pairs precision / recall / F1" in text and "origin top-1" in text
+
+
+def test_recall_by_shared_words_buckets():
+    texts = {"a": " ".join(["w"] * 100), "c": " ".join(["w"] * 100)}
+    gold = {
+        ("a", "b"): {"spans": [{"a_start": 0, "a_end": 2 * 45 - 1}]},  # 45 words
+        ("a", "x"): {"spans": [{"a_start": 0, "a_end": 2 * 25 - 1}]},  # 25 words
+        ("c", "d"): {"spans": [{"a_start": 0, "a_end": 2 * 30 - 1}]},
+    }  # 30 words
+    got = ev.recall_by_shared_words(gold, {("a", "b"), ("c", "d")}, texts)
+    assert got == {"20-39 words": {"recall": 0.5, "pairs": 2}, ">= 40 words": {"recall": 1.0, "pairs": 1}}
