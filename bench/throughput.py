@@ -37,8 +37,8 @@ from pipeline.simulate import SimulationConfig, simulate  # noqa: E402
 
 
 def make_corpus(n_docs: int, folder: Path) -> Path:
-    """A simulated corpus of about `n_docs` documents of ~400 words."""
-    simulate(SimulationConfig(docs=n_docs, seed=3, sentences=(18, 24)), folder)
+    """A simulated corpus of about `n_docs` documents averaging ~400 words (copies keep part of a story)."""
+    simulate(SimulationConfig(docs=n_docs, seed=3, sentences=(24, 32)), folder)
     return folder / "corpus" / "docs-00000.jsonl"
 
 

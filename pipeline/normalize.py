@@ -372,6 +372,7 @@ def clean(
     first, last = (prose[0], prose[-1]) if prose else (0, len(units) - 1)
     body_parts: list[str] = []
     cursor = 0
+    dated = False  # a dateline or date prefix was taken off an opening paragraph
     for i, ((start, unit), (kind, piece_end)) in enumerate(zip(units, kinds, strict=True)):
         if kind not in ("prose", "headline"):
             continue
@@ -387,14 +388,11 @@ def clean(
         # The article's dateline opens its first paragraph, or one of the next two when a caption or a kicker
         # came first.
         # came first; an agency dateline ("NEW YORK (AP) — ") is recognised further down, after photo galleries.
-        opening = (
-            len(body_parts) < 10
-            and out.dateline_place is None
-            and not any(r in ("dateline", "date_prefix") for _, _, r in out.segments)
-        )
-        piece_start, piece = _strip_prefixes(
-            unit[: piece_end - start], start, out, first_prose=opening, need_credit=len(body_parts) >= 3
-        )
+        piece = unit[: piece_end - start]
+        piece_start = start
+        if not dated and (not body_parts or (len(body_parts) < 10 and "(" in piece[:60])):
+            piece_start, piece = _strip_prefixes(piece, start, out, first_prose=True, need_credit=len(body_parts) >= 3)
+            dated = piece_start != start
         out.body_map.append((cursor, piece_start, len(piece)))
         body_parts.append(piece)
         cursor += len(piece) + 1
@@ -404,7 +402,8 @@ def clean(
 
 
 _NOT_PLACES = {"FILE", "PHOTO", "UPDATE", "UPDATED", "CORRECTION", "EDITOR'S NOTE", "ADVISORY"}
-_SCRIPT_MARKERS = ("window._", "_taboola", "googletag.", "function(", "function (", "document.getElementById", "});")
+# Page JavaScript the scraper kept (the substring tests in `_unit_kind` run first: they are cheaper than a search).
+_SCRIPT = re.compile(r"window\._|_taboola|googletag\.|function\s?\(|document\.getElementById|\}\);")
 # Chrome lines are short: the rules never need to look at a long paragraph.
 _MAX_CHROME_CHARS = 240
 
@@ -421,7 +420,7 @@ def _unit_kind(
     """("chrome", end) for a unit removed by a rule or by statistics (its segment recorded, metadata extracted),
     else ("headline" | "prose", end of the part to keep: a closing photo credit is cut off)."""
     end = start + len(unit)
-    if any(marker in unit for marker in _SCRIPT_MARKERS):
+    if ("window." in unit or "function" in unit or "});" in unit or "_taboola" in unit) and _SCRIPT.search(unit):
         out.segments.append((start, end, "script"))  # page JavaScript the scraper kept
         return "chrome", end
     if not edge and len(unit) > _MAX_CHROME_CHARS and unit.endswith(_ENDS):
@@ -577,8 +576,7 @@ def normalize_documents(
     rules = _rules(tuple(cfg.extra_chrome_patterns), cfg.headline_max_words)
     everywhere = boilerplate.everywhere if boilerplate is not None else frozenset()
     columns = {
-        name: documents.column(name).to_pylist()
-        for name in ("doc_id", "text", "title", "source", "published_at", "lang", "run_id")
+        name: documents.column(name).to_pylist() for name in ("doc_id", "text", "title", "source", "lang", "run_id")
     }
     out: dict[str, list] = {
         k: []
@@ -589,17 +587,16 @@ def normalize_documents(
             "byline",
             "dateline_place",
             "photo_credit",
-            "published_at",
-            "published_at_source",
             "lang",
         )
     }
     segments: dict[str, list] = {name: [] for name in schema.SEGMENTS.names}
     map_offsets, map_pieces = [0], []
+    text_dates: list[datetime | None] = []
     for i, text in enumerate(columns["text"]):
         chrome = boilerplate.for_source(columns["source"][i]) if boilerplate is not None else frozenset()
         cleaned = clean(text, columns["title"][i], rules, everywhere, chrome, cfg.edge_lines)
-        published = columns["published_at"][i]
+        text_dates.append(cleaned.text_date)
         out["body"].append(cleaned.body)
         map_offsets.append(map_offsets[-1] + len(cleaned.body_map))
         map_pieces.extend(cleaned.body_map)
@@ -607,10 +604,6 @@ def normalize_documents(
         out["byline"].append(cleaned.byline)
         out["dateline_place"].append(cleaned.dateline_place)
         out["photo_credit"].append(cleaned.photo_credit)
-        out["published_at"].append(published if published is not None else cleaned.text_date)
-        out["published_at_source"].append(
-            "metadata" if published is not None else ("text" if cleaned.text_date else None)
-        )
         lang = columns["lang"][i]
         out["lang"].append(lang if lang or not cfg.detect_language else detect_language(cleaned.body))
         for start, end, reason in cleaned.segments:
@@ -625,10 +618,17 @@ def normalize_documents(
         pa.array(map_offsets, pa.int32()),
         pa.StructArray.from_arrays([pa.array(pieces[:, k]) for k in range(3)], fields=list(schema.BODY_PIECE)),
     )
+    # Dates stay in Arrow: a date found in the text fills `published_at` only where the metadata has none.
+    metadata = documents.column("published_at")
+    found = pa.array(text_dates, schema.TIMESTAMP)
+    out["published_at"] = pc.coalesce(metadata, found)
+    out["published_at_source"] = pc.if_else(
+        pc.is_valid(metadata), "metadata", pc.if_else(pc.is_valid(found), "text", pa.scalar(None, pa.string()))
+    )
     table = documents
     for name, values in out.items():
         field = schema.DOCUMENTS.field(name)
-        array = values if isinstance(values, pa.Array) else pa.array(values, field.type)
+        array = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values, field.type)
         table = table.set_column(table.schema.get_field_index(name), field, array)
     return Normalized(table, pa.Table.from_pydict(segments, schema=schema.SEGMENTS))
 
