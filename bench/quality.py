@@ -19,8 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline import evaluate, store  # noqa: E402
-from pipeline.local import run_local  # noqa: E402
+from pipeline import evaluate  # noqa: E402
+from pipeline.local import run_local, write_output  # noqa: E402
 from pipeline.simulate import SimulationConfig, simulate  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -38,11 +38,7 @@ def run_one(base: str | Path, docs: int, folder: Path) -> dict:
     started = time.perf_counter()
     result = run_local([folder / "sim" / "corpus"], run_id="quality")
     seconds = time.perf_counter() - started
-    run = store.RunStore(folder / "out", "quality")
-    run.prepare()
-    for name in ("documents", "segments", "pairs", "clusters", "origins", "attributions", "rejects"):
-        run.stage(name, getattr(result, name))
-    run.commit({"run_id": "quality", "status": "completed"})
+    write_output(result, folder / "out", "quality")
     report = evaluate.evaluate(evaluate.load_output(folder / "out"), evaluate.load_gold(folder / "sim"))
     report["corpus"] = {
         "documents": counts["documents"],

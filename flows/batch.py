@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from prefect import flow, task, unmapped
+from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, Field
@@ -30,6 +31,7 @@ from pipeline import (
     credits,
     ingest,
     provenance,
+    report,
     schema,
     signatures,
     store,
@@ -266,12 +268,36 @@ def batch_flow(params: BatchParams) -> dict[str, Any]:
             "versions": _versions(),
         }
     )
+    index = report_task(params, run_id)
     return {
         "run_id": run_id,
         "counts": counts,
         "output": str(Path(params.output).resolve()),
         "tables": store.table_globs(params.output),
+        "report": index,
     }
+
+
+@task(name="report", cache_policy=NO_CACHE, persist_result=False)
+def report_task(params: BatchParams, run_id: str) -> str:
+    """The HTML report and the DuckDB views of the committed run, and Prefect artifacts pointing at them."""
+    index = report.write_report(params.output, run_id)
+    views = report.write_views(params.output)
+    from flows.summary import gather, render
+
+    summary = gather(params.output, run_id)
+    largest = "\n".join(
+        f"| {c['cluster_id']} | {c['size']} | {', '.join(sorted({m['source'] or '?' for m in c['members']}))} |"
+        for c in summary["largest_clusters"]
+    )
+    create_markdown_artifact(
+        key="wiretrace-run-summary",
+        markdown=f"# wiretrace run {run_id}\n\n```\n{render(summary, params.output)}\n```\n\n"
+        f"| cluster | size | sources |\n|---|---|---|\n{largest}\n\nDuckDB views: `{views}`",
+        description="Run summary and the largest clusters",
+    )
+    create_link_artifact(key="wiretrace-report", link=index.resolve().as_uri(), link_text="duplicate-cluster report")
+    return str(index)
 
 
 def run_batch(params: BatchParams) -> dict[str, Any]:

@@ -147,6 +147,26 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from pipeline import report
+
+    if not (Path(args.output) / "runs").is_dir():
+        raise config_module.ConfigError(f"no wiretrace output in {args.output}: run `wiretrace run` first")
+    index = report.write_report(args.output, args.run)
+    views = report.write_views(args.output)
+    print(f"report: {index.resolve().as_uri()}\nDuckDB views: {views}")
+    return 0
+
+
+def cmd_views(args: argparse.Namespace) -> int:
+    from pipeline import report
+
+    if not (Path(args.output) / "runs").is_dir():
+        raise config_module.ConfigError(f"no wiretrace output in {args.output}: run `wiretrace run` first")
+    print(f"DuckDB views: {report.write_views(args.output)}")
+    return 0
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="TOML config file (default: the project's config.toml)")
     p.add_argument("--shard-size", type=int, help="documents per shard (overrides ingest.shard_size)")
@@ -243,6 +263,25 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR", help="pipeline output folder")
     ev.add_argument("--json", metavar="FILE", help="where to write the JSON report (default: OUTPUT/eval.json)")
     ev.set_defaults(func=cmd_evaluate)
+
+    rep = sub.add_parser(
+        "report",
+        help="write the duplicate-cluster report (HTML) and the DuckDB views",
+        description="Regenerate OUTPUT/report/index.html (self-contained, opens from file://) for the latest run, or "
+        "--run RUN_ID, and OUTPUT/wiretrace.duckdb with the analyst views.",
+    )
+    rep.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR", help="pipeline output folder")
+    rep.add_argument("--run", metavar="RUN_ID", help="the run to report (default: the latest completed run)")
+    rep.set_defaults(func=cmd_report)
+
+    views = sub.add_parser(
+        "views",
+        help="create OUTPUT/wiretrace.duckdb with the analyst views",
+        description="Views: documents, pairs, clusters, origins, attributions, segments, rejects, runs, "
+        "cluster_members, copies_without_credit, outlet_reuse_daily, outlet_agency_takes.",
+    )
+    views.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR", help="pipeline output folder")
+    views.set_defaults(func=cmd_views)
     return parser
 
 

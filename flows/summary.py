@@ -75,6 +75,11 @@ def render(summary: dict[str, Any], output: str | Path) -> str:
                 lines.append(f"      - {m['source'] or '?'}: {m['title'] or m['doc_id']}")
     lines.append("  tables:")
     lines.extend(f"    {name:<13} {glob}" for name, glob in summary["tables"].items())
+    index, views = out / "report" / "index.html", out / "wiretrace.duckdb"
+    if index.exists():
+        lines.append(f"  report: {index.resolve().as_uri()}")
+    if views.exists():
+        lines.append(f"  DuckDB views (cluster_members, copies_without_credit, ...): duckdb {views}")
     lines.append("  open them in DuckDB:")
     lines.append(
         f"    python -c \"import duckdb; duckdb.sql(\\\"SELECT relation, count(*) FROM '{out}/pairs/*.parquet' "

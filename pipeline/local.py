@@ -112,3 +112,16 @@ def run_local(inputs: list[str | Path], cfg: Config | None = None, run_id: str =
     result = match_shards(shards, cfg, run_id)
     result.stats = stats
     return result
+
+
+def write_output(result: LocalResult, output: str | Path, run_id: str) -> Path:
+    """Commit an in-memory result as a run of `output` (the same tables the flow writes)."""
+    from pipeline import store
+
+    run = store.RunStore(output, run_id)
+    run.prepare()
+    for name in ("documents", "segments", "pairs", "clusters", "origins", "attributions", "rejects"):
+        run.stage(name, getattr(result, name))
+    run.commit({"run_id": run_id, "status": "completed", "counts": {"documents": result.documents.num_rows,
+                                                                    "records": result.stats.records}})
+    return Path(output)

@@ -19,7 +19,7 @@ def wiretrace(*args: str, cwd: Path, home: Path) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["demo"], ["simulate"]])
+@pytest.mark.parametrize("command", [[], ["run"], ["demo"], ["simulate"], ["evaluate"], ["report"], ["views"]])
 def test_help_is_complete(command, tmp_path):
     out = wiretrace(*command, "--help", cwd=tmp_path, home=tmp_path)
     assert out.returncode == 0
@@ -82,4 +82,7 @@ def test_run_on_sample_corpus_writes_tables_duckdb_reads(sample_corpus, tmp_path
     independent = {d for d, kind in gold_kinds(sample_corpus).items() if kind in ("independent", "quote")}
     assert not [k for k in found if set(k) & independent]
     counts = json.loads(con.execute(f"SELECT counts FROM '{o}/runs/*.parquet'").fetchall()[0][0])
+    assert "report: file://" in out.stdout
+    again = wiretrace("report", "--output", str(o), cwd=tmp_path, home=tmp_path)
+    assert again.returncode == 0 and (o / "report" / "index.html").exists() and (o / "wiretrace.duckdb").exists()
     assert counts["documents"] + counts["rejects"] == counts["records"] == len(docs) + 2

@@ -36,3 +36,6 @@ def test_batch_flow_writes_every_table_and_shards_the_work(prefect_harness, samp
     local = run_local([sample_corpus / "corpus"])
     assert found == {(r["doc_id_a"], r["doc_id_b"]) for r in local.pairs.to_pylist()}
     assert not (tmp_path / "_staging").exists()
+    # The report and the DuckDB views are written at the end of every run.
+    assert result["report"].endswith("index.html") and (tmp_path / "report" / "data" / "overview.js").exists()
+    assert (tmp_path / "wiretrace.duckdb").exists()
