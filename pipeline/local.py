@@ -122,6 +122,11 @@ def write_output(result: LocalResult, output: str | Path, run_id: str) -> Path:
     run.prepare()
     for name in ("documents", "segments", "pairs", "clusters", "origins", "attributions", "rejects"):
         run.stage(name, getattr(result, name))
-    run.commit({"run_id": run_id, "status": "completed", "counts": {"documents": result.documents.num_rows,
-                                                                    "records": result.stats.records}})
+    run.commit(
+        {
+            "run_id": run_id,
+            "status": "completed",
+            "counts": {"documents": result.documents.num_rows, "records": result.stats.records},
+        }
+    )
     return Path(output)

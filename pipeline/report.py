@@ -43,8 +43,62 @@ def latest_run(con: duckdb.DuckDBPyConnection) -> str:
     return con.execute("SELECT max(run_id) FROM runs WHERE status = 'completed'").fetchall()[0][0]
 
 
+def materialize(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """The run's rows (without article text) as in-memory tables: the report's many joins then run on columns
+    already decoded instead of re-reading Parquet files for each."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE r_docs AS SELECT doc_id, source, published_at, title FROM documents "
+        "WHERE run_id = ?",
+        [run_id],
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE r_clusters AS SELECT cluster_id, doc_id, size FROM clusters WHERE run_id = ?",
+        [run_id],
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE r_origins AS SELECT * EXCLUDE (run_id) FROM origins WHERE run_id = ?", [run_id]
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE r_pairs AS SELECT doc_id_a, doc_id_b, relation, containment_a, "
+        "containment_b FROM pairs WHERE run_id = ?",
+        [run_id],
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE r_credited AS SELECT DISTINCT doc_id FROM attributions WHERE run_id = ?", [run_id]
+    )
+    con.execute("""CREATE OR REPLACE TEMP TABLE r_copies AS
+        SELECT c.cluster_id, c.doc_id, d.source, d.published_at, o.origin_doc_id, od.source AS origin_source,
+               od.published_at AS origin_at
+        FROM r_clusters c JOIN r_origins o USING (cluster_id) JOIN r_docs d USING (doc_id)
+        LEFT JOIN r_docs od ON od.doc_id = o.origin_doc_id
+        WHERE o.origin_doc_id IS NULL OR c.doc_id <> o.origin_doc_id""")
+    # What the cluster view needs, read from Parquet once rather than once per detail chunk.
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE r_members AS
+        SELECT c.cluster_id, d.doc_id, d.source, epoch_ms(d.published_at) AS published_ms, d.title, d.text, d.url
+        FROM r_clusters c JOIN documents d ON d.doc_id = c.doc_id AND d.run_id = ?""",
+        [run_id],
+    )
+    con.execute(
+        'CREATE OR REPLACE TEMP TABLE r_segments AS SELECT doc_id, start, "end", reason FROM segments '
+        "WHERE run_id = ? AND doc_id IN (SELECT doc_id FROM r_clusters)",
+        [run_id],
+    )
+    con.execute(
+        'CREATE OR REPLACE TEMP TABLE r_attributions AS SELECT doc_id, start, "end", agency, cue '
+        "FROM attributions WHERE run_id = ? AND doc_id IN (SELECT doc_id FROM r_clusters)",
+        [run_id],
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE r_spans AS SELECT doc_id_a, doc_id_b, relation, containment_a, "
+        "containment_b, spans, source_doc_id FROM pairs WHERE run_id = ?",
+        [run_id],
+    )
+
+
 def overview(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
     """Run summary, one summary row per cluster, and the chart data."""
+    materialize(con, run_id)
     counts = json.loads(con.execute("SELECT counts FROM runs WHERE run_id = ?", [run_id]).fetchall()[0][0])
     summary = {
         "run_id": run_id,
@@ -66,27 +120,21 @@ def overview(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
     }
     clusters = con.execute(
         """
-        WITH m AS (
-            SELECT c.cluster_id, c.doc_id, d.source, d.published_at, d.title
-            FROM clusters c JOIN documents d ON d.doc_id = c.doc_id AND d.run_id = c.run_id
-            WHERE c.run_id = ?),
-        agg AS (
-            SELECT cluster_id, count(*) AS size, count(DISTINCT source) AS sources,
-                   min(published_at) AS first_at, max(published_at) AS last_at
-            FROM m GROUP BY 1),
+        WITH agg AS (
+            SELECT c.cluster_id, count(*) AS size, count(DISTINCT d.source) AS sources,
+                   min(d.published_at) AS first_at, max(d.published_at) AS last_at
+            FROM r_clusters c JOIN r_docs d USING (doc_id) GROUP BY 1),
         contain AS (
             SELECT c.cluster_id, max(greatest(p.containment_a, p.containment_b)) AS containment
-            FROM pairs p JOIN clusters c ON c.doc_id = p.doc_id_a AND c.run_id = p.run_id
-            WHERE p.run_id = ? GROUP BY 1)
+            FROM r_pairs p JOIN r_clusters c ON c.doc_id = p.doc_id_a GROUP BY 1)
         SELECT a.cluster_id, a.size, o.origin_doc_id, od.source AS origin_source, coalesce(od.title, od.doc_id),
                o.credited_agency, o.external_origin, o.confidence, epoch_ms(a.first_at), epoch_ms(a.last_at),
                a.sources, coalesce(ct.containment, 0)
-        FROM agg a JOIN origins o ON o.cluster_id = a.cluster_id AND o.run_id = ?
-        LEFT JOIN documents od ON od.doc_id = o.origin_doc_id AND od.run_id = ?
-        LEFT JOIN contain ct ON ct.cluster_id = a.cluster_id
+        FROM agg a JOIN r_origins o USING (cluster_id)
+        LEFT JOIN r_docs od ON od.doc_id = o.origin_doc_id
+        LEFT JOIN contain ct USING (cluster_id)
         ORDER BY a.size DESC, a.cluster_id
-        """,
-        [run_id, run_id, run_id, run_id],
+        """
     ).fetchall()
     return {
         "summary": summary,
@@ -111,43 +159,31 @@ def overview(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
 
 
 def charts(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
-    """Data for the overview charts: sizes, delays from origin to copy, who re-uses whom, copy shares, uncredited."""
+    """Data for the overview charts: sizes, delays from origin to copy, who re-uses whom, copy shares, uncredited.
+    Reads the tables `materialize` made for `run_id`."""
     sizes = con.execute(
-        "SELECT size, count(*) FROM (SELECT cluster_id, any_value(size) AS size FROM clusters "
-        "WHERE run_id = ? GROUP BY 1) GROUP BY 1 ORDER BY 1",
-        [run_id],
+        "SELECT size, count(*) FROM (SELECT cluster_id, any_value(size) AS size FROM r_clusters "
+        "GROUP BY 1) GROUP BY 1 ORDER BY 1"
     ).fetchall()
-    copies = """
-        SELECT c.cluster_id, c.doc_id, d.source, d.published_at, o.origin_doc_id, od.source AS origin_source,
-               od.published_at AS origin_at
-        FROM clusters c JOIN origins o ON o.cluster_id = c.cluster_id AND o.run_id = c.run_id
-        JOIN documents d ON d.doc_id = c.doc_id AND d.run_id = c.run_id
-        LEFT JOIN documents od ON od.doc_id = o.origin_doc_id AND od.run_id = c.run_id
-        WHERE c.run_id = ? AND c.doc_id IS DISTINCT FROM o.origin_doc_id"""
     delays = [
         r[0]
         for r in con.execute(
-            f"SELECT (epoch(published_at) - epoch(origin_at)) / 3600.0 FROM ({copies}) "
+            "SELECT (epoch(published_at) - epoch(origin_at)) / 3600.0 FROM r_copies "
             "WHERE published_at IS NOT NULL AND origin_at IS NOT NULL LIMIT ?",
-            [run_id, MAX_DELAYS],
+            [MAX_DELAYS],
         ).fetchall()
     ]
     matrix = con.execute(
-        f"SELECT origin_source, source, count(*) FROM ({copies}) WHERE origin_source IS NOT NULL "
-        "GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 400",
-        [run_id],
+        "SELECT origin_source, source, count(*) FROM r_copies WHERE origin_source IS NOT NULL "
+        "GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 400"
     ).fetchall()
     share = con.execute(
-        f"""SELECT d.source, count(*) AS docs, count(cp.doc_id) AS copies
-            FROM documents d LEFT JOIN ({copies}) cp ON cp.doc_id = d.doc_id
-            WHERE d.run_id = ? GROUP BY 1 ORDER BY copies DESC, docs DESC LIMIT 40""",
-        [run_id, run_id],
+        """SELECT d.source, count(*) AS docs, count(cp.doc_id) AS copies
+           FROM r_docs d LEFT JOIN r_copies cp USING (doc_id) GROUP BY 1 ORDER BY copies DESC, docs DESC LIMIT 40"""
     ).fetchall()
     uncredited = con.execute(
-        f"""SELECT cp.source, count(*) FROM ({copies}) cp
-            WHERE NOT EXISTS (SELECT 1 FROM attributions a WHERE a.doc_id = cp.doc_id AND a.run_id = ?)
-            GROUP BY 1 ORDER BY 2 DESC LIMIT 40""",
-        [run_id, run_id],
+        """SELECT cp.source, count(*) FROM r_copies cp ANTI JOIN r_credited USING (doc_id)
+           GROUP BY 1 ORDER BY 2 DESC LIMIT 40"""
     ).fetchall()
     return {
         "sizes": {"size": [r[0] for r in sizes], "count": [r[1] for r in sizes]},
@@ -162,49 +198,33 @@ def charts(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
     }
 
 
-def details(con: duckdb.DuckDBPyConnection, run_id: str, cluster_ids: list[str]) -> dict[str, Any]:
+def details(con: duckdb.DuckDBPyConnection, cluster_ids: list[str]) -> dict[str, Any]:
     """Everything the cluster view shows for `cluster_ids`: members with text, removed segments and credits, the
-    origin verdict, and the spans of every pair inside each cluster."""
+    origin verdict, and the spans of every pair inside each cluster. Reads the tables `materialize` made."""
     con.execute("CREATE OR REPLACE TEMP TABLE wanted AS SELECT unnest(?::VARCHAR[]) AS cluster_id", [cluster_ids])
     members = _rows(
         con,
-        """
-        SELECT c.cluster_id, d.doc_id, d.source, epoch_ms(d.published_at) AS published_ms, d.title, d.text, d.url
-        FROM clusters c JOIN wanted w USING (cluster_id)
-        JOIN documents d ON d.doc_id = c.doc_id AND d.run_id = c.run_id
-        WHERE c.run_id = ? ORDER BY c.cluster_id, d.published_at NULLS LAST, d.doc_id""",
-        [run_id],
+        "SELECT m.* FROM r_members m JOIN wanted USING (cluster_id) "
+        "ORDER BY m.cluster_id, m.published_ms NULLS LAST, m.doc_id",
     )
     doc_ids = [m["doc_id"] for m in members]
     con.execute("CREATE OR REPLACE TEMP TABLE wanted_docs AS SELECT unnest(?::VARCHAR[]) AS doc_id", [doc_ids])
     removed, credited = defaultdict(list), defaultdict(list)
-    for r in con.execute(
-        'SELECT s.doc_id, s.start, s."end", s.reason FROM segments s JOIN wanted_docs USING '
-        "(doc_id) WHERE s.run_id = ?",
-        [run_id],
+    for doc_id, start, end, reason in con.execute(
+        "SELECT s.* FROM r_segments s JOIN wanted_docs USING (doc_id)"
     ).fetchall():
-        removed[r[0]].append([r[1], r[2], r[3]])
-    for r in con.execute(
-        'SELECT a.doc_id, a.start, a."end", a.agency, a.cue FROM attributions a JOIN wanted_docs '
-        "USING (doc_id) WHERE a.run_id = ?",
-        [run_id],
+        removed[doc_id].append([start, end, reason])
+    for doc_id, start, end, agency, cue in con.execute(
+        "SELECT a.* FROM r_attributions a JOIN wanted_docs USING (doc_id)"
     ).fetchall():
-        credited[r[0]].append([r[1], r[2], r[3], r[4]])
-    pairs = _rows(
-        con,
-        """
-        SELECT p.doc_id_a, p.doc_id_b, p.relation, p.containment_a, p.containment_b, p.spans, p.source_doc_id
-        FROM pairs p JOIN wanted_docs w ON w.doc_id = p.doc_id_a WHERE p.run_id = ?""",
-        [run_id],
-    )
+        credited[doc_id].append([start, end, agency, cue])
+    pairs = _rows(con, "SELECT p.* FROM r_spans p JOIN wanted_docs w ON w.doc_id = p.doc_id_a")
     verdicts = {
         r["cluster_id"]: r
         for r in _rows(
             con,
-            """
-        SELECT o.cluster_id, o.origin_doc_id, o.credited_agency, o.external_origin, o.confidence, o.evidence
-        FROM origins o JOIN wanted USING (cluster_id) WHERE o.run_id = ?""",
-            [run_id],
+            "SELECT o.cluster_id, o.origin_doc_id, o.credited_agency, o.external_origin, o.confidence, o.evidence "
+            "FROM r_origins o JOIN wanted USING (cluster_id)",
         )
     }
     out: dict[str, Any] = {cid: {"members": [], "verdict": verdicts.get(cid), "pairs": []} for cid in cluster_ids}
@@ -248,7 +268,7 @@ def write_report(output: str | Path, run_id: str | None = None) -> Path:
     _write(staging / "data" / "overview.js", f"window.WT_OVERVIEW = {_json(data)};\n")
     ids = [row[0] for row in data["clusters"]]
     for number, start in enumerate(range(0, len(ids), CHUNK)):
-        chunk = details(con, run_id, ids[start : start + CHUNK])
+        chunk = details(con, ids[start : start + CHUNK])
         _write(
             staging / "data" / f"clusters-{number:05d}.js",
             f"window.WT_DETAILS = window.WT_DETAILS || {{}};\nObject.assign(window.WT_DETAILS, {_json(chunk)});\n",

@@ -83,6 +83,9 @@ class RunStore:
     def stage(self, table: str, data: pa.Table, part: str | None = None) -> Path:
         expected = schema.OUTPUT_TABLES[table]
         if not data.schema.equals(expected):
+            for field in expected:  # columns a producer leaves out are null, never silently renamed
+                if field.name not in data.column_names:
+                    data = data.append_column(field, pa.nulls(data.num_rows, field.type))
             data = data.select(expected.names).cast(expected)
         return write_parquet(data, self.staged_path(table, part))
 
