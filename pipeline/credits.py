@@ -80,11 +80,8 @@ _AFTER: dict[str, str] = {
     "agency_recalls": r"\s+(?:recalls|recalled|reminds|напоминает|нагадує|припомня|rappelle|primena)\b",
     "agency_quotes": r"\s+(?:quotes|quoted|cites|цитирует|цитує|cite)\b",
 }
-_DATELINE_BEFORE = re.compile(r"\(\s*$")
 _DATELINE_AFTER = re.compile(r"^\s*\)\s*[-–—]")
-_SLASH_BEFORE = re.compile(r"/\s*$")
 _SLASH_AFTER = re.compile(r"^\s*/")
-_SIGNOFF_BEFORE = re.compile(r"[-–—]\s*$")
 _SIGNOFF_AFTER = re.compile(r"^\s*\.?\s*(?:\n|$)")
 
 # One search per side: the cue type is the name of the group that matched.
@@ -218,20 +215,24 @@ _BEFORE_KEYS = (
 )
 
 
+_BEFORE_KEY = re.compile("|".join(re.escape(k) for k in _BEFORE_KEYS))
+
+
 def _cue_start(before: str) -> int | None:
     """Where in `before` a cue could start (the earliest cue word near its end), or None when none is there."""
     offset = max(0, len(before) - 60)
-    tail = before[offset:].casefold()
-    found = [i for key in _BEFORE_KEYS if (i := tail.find(key)) >= 0]
-    return max(0, offset + min(found) - 12) if found else None  # back off over a leading "по / со / за "
+    m = _BEFORE_KEY.search(before[offset:].casefold())
+    return max(0, offset + m.start() - 12) if m else None  # back off over a leading "по / со / за "
 
 
 def _cue(text: str, start: int, end: int) -> str | None:
     before = text[max(0, start - 80) : start]
     after = text[end : end + 40]
-    if _DATELINE_BEFORE.search(before) and _DATELINE_AFTER.match(after):
+    tail = before.rstrip()
+    # Cheap string tests first: most mentions are settled before any regex search runs.
+    if tail.endswith("(") and _DATELINE_AFTER.match(after):
         return "dateline"
-    if _SLASH_BEFORE.search(before) and _SLASH_AFTER.match(after):
+    if tail.endswith("/") and _SLASH_AFTER.match(after):
         return "slash"
     m = _AFTER_RE.match(after)
     if m is None:
@@ -240,7 +241,7 @@ def _cue(text: str, start: int, end: int) -> str | None:
             m = _BEFORE_RE.search(before, start)
     if m:
         return m.lastgroup
-    if _SIGNOFF_BEFORE.search(before) and _SIGNOFF_AFTER.match(after):
+    if tail.endswith(("-", "–", "—")) and _SIGNOFF_AFTER.match(after):
         return "signoff"
     return None
 

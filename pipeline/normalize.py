@@ -305,34 +305,42 @@ _BLOCK_BREAK = re.compile(r"\n[ \t]*\n\s*|\n(?=[ \t]+\S)")
 _ENDS = tuple(_SENTENCE_END)
 
 
+# A line of 40+ characters that does not end a sentence: most lines of hard-wrapped text look like this.
+_LONG_OPEN = re.compile(r"^[^\n]{39,}[^\s.!?…:;\"'»”’)\]۔。！？؟।][ \t]*$", re.MULTILINE)
+_NONEMPTY = re.compile(r"^[ \t]*\S", re.MULTILINE)
+
+
+def is_hard_wrapped(text: str) -> bool:
+    """Whether most lines stop mid-sentence at a fixed width (wire copy as agencies file it)."""
+    n_lines = len(_NONEMPTY.findall(text))
+    return n_lines >= 2 and len(_LONG_OPEN.findall(text)) >= 0.3 * n_lines
+
+
 def _units(text: str) -> tuple[list[tuple[int, str]], bool]:
     """(start, stripped text) of each unit the rules classify, and whether the text is hard-wrapped. Units are
     lines, or, for hard-wrapped text (wire copy wrapped at ~70 columns, where most lines stop mid-sentence),
-    paragraphs separated by blank or indented lines."""
+    paragraphs separated by blank or indented lines. Two regex counts decide which, before any line is built."""
+    if is_hard_wrapped(text):
+        units, cursor = [], 0
+        for m in _BLOCK_BREAK.finditer(text):
+            units.append((cursor, m.start()))
+            cursor = m.end()
+        units.append((cursor, len(text)))
+        out = []
+        for a, b in units:
+            raw = text[a:b]
+            stripped = raw.strip()
+            if stripped:
+                out.append((a + len(raw) - len(raw.lstrip()), stripped))
+        return out, True
     lines: list[tuple[int, str]] = []
     offset = 0
-    long_open = 0
     for raw in text.split("\n"):
         stripped = raw.strip()
         if stripped:
             lines.append((offset + len(raw) - len(raw.lstrip()), stripped))
-            if len(stripped) >= 40 and not stripped.endswith(_ENDS):
-                long_open += 1
         offset += len(raw) + 1
-    if len(lines) < 2 or long_open < 0.3 * len(lines):
-        return lines, False
-    units, cursor = [], 0
-    for m in _BLOCK_BREAK.finditer(text):
-        units.append((cursor, m.start()))
-        cursor = m.end()
-    units.append((cursor, len(text)))
-    out = []
-    for a, b in units:
-        raw = text[a:b]
-        stripped = raw.strip()
-        if stripped:
-            out.append((a + raw.index(stripped[0]), stripped))
-    return out, True
+    return lines, False
 
 
 def clean(
@@ -352,7 +360,8 @@ def clean(
     out = Cleaned("", [], [])
     out.title = title or title_from_lines([u for _, u in units[:4]], rules.headline_max_words)
     title_key = _line_key(out.title) if out.title else None
-    n_edge = edge_lines if (chrome_lines or source_chrome) else 0
+    # Statistics are gathered over lines; hard-wrapped wire copy has no page chrome to find with them.
+    n_edge = edge_lines if (chrome_lines or source_chrome) and not wrapped else 0
     kinds = [
         _unit_kind(u, start, rules, out, chrome_lines, source_chrome, edge=i < n_edge or i >= len(units) - n_edge)
         for i, (start, u) in enumerate(units)
