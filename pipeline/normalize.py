@@ -305,42 +305,46 @@ _BLOCK_BREAK = re.compile(r"\n[ \t]*\n\s*|\n(?=[ \t]+\S)")
 _ENDS = tuple(_SENTENCE_END)
 
 
-# A line of 40+ characters that does not end a sentence: most lines of hard-wrapped text look like this.
-_LONG_OPEN = re.compile(r"^[^\n]{39,}[^\s.!?…:;\"'»”’)\]۔。！？؟।][ \t]*$", re.MULTILINE)
-_NONEMPTY = re.compile(r"^[ \t]*\S", re.MULTILINE)
-
-
-def is_hard_wrapped(text: str) -> bool:
-    """Whether most lines stop mid-sentence at a fixed width (wire copy as agencies file it)."""
-    n_lines = len(_NONEMPTY.findall(text))
-    return n_lines >= 2 and len(_LONG_OPEN.findall(text)) >= 0.3 * n_lines
-
-
-def _units(text: str) -> tuple[list[tuple[int, str]], bool]:
-    """(start, stripped text) of each unit the rules classify, and whether the text is hard-wrapped. Units are
-    lines, or, for hard-wrapped text (wire copy wrapped at ~70 columns, where most lines stop mid-sentence),
-    paragraphs separated by blank or indented lines. Two regex counts decide which, before any line is built."""
-    if is_hard_wrapped(text):
-        units, cursor = [], 0
-        for m in _BLOCK_BREAK.finditer(text):
-            units.append((cursor, m.start()))
-            cursor = m.end()
-        units.append((cursor, len(text)))
-        out = []
-        for a, b in units:
-            raw = text[a:b]
-            stripped = raw.strip()
-            if stripped:
-                out.append((a + len(raw) - len(raw.lstrip()), stripped))
-        return out, True
+def _lines(text: str) -> tuple[list[tuple[int, str]], bool]:
+    """(start, stripped) of each non-empty line, and whether the text is hard-wrapped: most of its lines are 40+
+    characters that stop mid-sentence, as wire copy is filed."""
     lines: list[tuple[int, str]] = []
     offset = 0
+    long_open = 0
     for raw in text.split("\n"):
         stripped = raw.strip()
         if stripped:
             lines.append((offset + len(raw) - len(raw.lstrip()), stripped))
+            if len(stripped) >= 40 and not stripped.endswith(_ENDS):
+                long_open += 1
         offset += len(raw) + 1
-    return lines, False
+    return lines, len(lines) >= 2 and long_open >= 0.3 * len(lines)
+
+
+def looks_hard_wrapped(lines: list[str]) -> bool:
+    """The hard-wrap test of `_lines` on a sample of stripped lines (a document's edge lines)."""
+    long_open = sum(1 for line in lines if len(line) >= 40 and not line.endswith(_ENDS))
+    return len(lines) >= 2 and long_open >= 0.3 * len(lines)
+
+
+def _units(text: str) -> tuple[list[tuple[int, str]], bool]:
+    """(start, stripped text) of each unit the rules classify, and whether the text is hard-wrapped. Units are
+    lines, or, for hard-wrapped text, paragraphs separated by blank or indented lines."""
+    lines, wrapped = _lines(text)
+    if not wrapped:
+        return lines, False
+    units, cursor = [], 0
+    for m in _BLOCK_BREAK.finditer(text):
+        units.append((cursor, m.start()))
+        cursor = m.end()
+    units.append((cursor, len(text)))
+    out = []
+    for a, b in units:
+        raw = text[a:b]
+        stripped = raw.strip()
+        if stripped:
+            out.append((a + len(raw) - len(raw.lstrip()), stripped))
+    return out, True
 
 
 def clean(
