@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.config import NormalizeConfig
-from pipeline.normalize import edge_lines, hash_line, looks_hard_wrapped
+from pipeline.normalize import edge_lines, hash_line
 
 EDGE_LINES = pa.schema(
     [("source", pa.string()), ("doc_index", pa.int64()), ("line_hash", pa.uint64()), ("words", pa.int32())]
@@ -28,10 +28,7 @@ def edge_line_table(documents: pa.Table, cfg: NormalizeConfig, first_index: int 
         zip(documents.column("source").to_pylist(), documents.column("text").to_pylist(), strict=True)
     ):
         seen = set()
-        lines = edge_lines(text, cfg.edge_lines)
-        if looks_hard_wrapped(lines):
-            continue  # wire copy as filed: no page chrome, and cleaning does not consult statistics for it
-        for line in lines:
+        for line in edge_lines(text, cfg.edge_lines):
             key = hash_line(line)
             if key not in seen:
                 seen.add(key)

@@ -321,12 +321,6 @@ def _lines(text: str) -> tuple[list[tuple[int, str]], bool]:
     return lines, len(lines) >= 2 and long_open >= 0.3 * len(lines)
 
 
-def looks_hard_wrapped(lines: list[str]) -> bool:
-    """The hard-wrap test of `_lines` on a sample of stripped lines (a document's edge lines)."""
-    long_open = sum(1 for line in lines if len(line) >= 40 and not line.endswith(_ENDS))
-    return len(lines) >= 2 and long_open >= 0.3 * len(lines)
-
-
 def _units(text: str) -> tuple[list[tuple[int, str]], bool]:
     """(start, stripped text) of each unit the rules classify, and whether the text is hard-wrapped. Units are
     lines, or, for hard-wrapped text, paragraphs separated by blank or indented lines."""
@@ -364,8 +358,7 @@ def clean(
     out = Cleaned("", [], [])
     out.title = title or title_from_lines([u for _, u in units[:4]], rules.headline_max_words)
     title_key = _line_key(out.title) if out.title else None
-    # Statistics are gathered over lines; hard-wrapped wire copy has no page chrome to find with them.
-    n_edge = edge_lines if (chrome_lines or source_chrome) and not wrapped else 0
+    n_edge = edge_lines if (chrome_lines or source_chrome) else 0
     kinds = [
         _unit_kind(u, start, rules, out, chrome_lines, source_chrome, edge=i < n_edge or i >= len(units) - n_edge)
         for i, (start, u) in enumerate(units)
