@@ -432,8 +432,8 @@ def _unit_kind(
     if not edge and len(unit) > _MAX_CHROME_CHARS and unit.endswith(_ENDS):
         return "prose", end  # the common case: a paragraph of prose
     if len(unit) <= _MAX_CHROME_CHARS:
-        flat = " ".join(unit.split())
-        m = rules.chrome.match(flat)
+        # The rules allow any run of spaces where a page puts one; the unit is matched as it is.
+        m = rules.chrome.match(unit)
         if m:
             reason = m.lastgroup or "custom"
             reason = "custom" if reason.startswith("custom") else reason
@@ -442,7 +442,7 @@ def _unit_kind(
             elif reason == "date_line":
                 out.text_date = out.text_date or parse_timestamp(m.group("date_value"))
             elif reason == "photo_credit":
-                out.photo_credit = out.photo_credit or flat
+                out.photo_credit = out.photo_credit or " ".join(unit.split())
             out.segments.append((start, end, reason))
             return "chrome", end
     if edge:
