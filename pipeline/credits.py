@@ -221,6 +221,8 @@ _BEFORE_KEY = re.compile("|".join(re.escape(k) for k in _BEFORE_KEYS))
 def _cue_start(before: str) -> int | None:
     """Where in `before` a cue could start (the earliest cue word near its end), or None when none is there."""
     offset = max(0, len(before) - 60)
+    # A cue and its agency sit in one sentence: nothing before the last sentence end can be one.
+    offset = max(offset, before.rfind(". ") + 1, before.rfind(".\n") + 1, before.rfind("\n\n") + 1)
     m = _BEFORE_KEY.search(before[offset:].casefold())
     return max(0, offset + m.start() - 12) if m else None  # back off over a leading "по / со / за "
 
