@@ -98,7 +98,7 @@ def naive_run(path: Path, n_docs: int, cfg: Config) -> float:
     lsh = MinHashLSH(threshold=cfg.candidates.threshold, num_perm=cfg.signatures.num_perm)
     sigs = []
     for i, text in enumerate(texts):
-        tokens = normalize.tokenize(normalize.normalize_text(text))
+        tokens = normalize.matching_tokens(text)
         m = MinHash(num_perm=cfg.signatures.num_perm, seed=cfg.signatures.seed)
         for j in range(max(1, len(tokens) - k + 1)):
             m.update(" ".join(tokens[j : j + k]).encode("utf-8"))

@@ -30,62 +30,17 @@ from pipeline.dates import parse_timestamp
 if TYPE_CHECKING:
     from pipeline.boilerplate import BoilerplateIndex
 
-# Quotes and dashes of many scripts folded to ASCII, so «Hello», „Hello“ and "Hello" tokenise and compare alike.
-_DOUBLE_QUOTES = "[«»„“”‟″〝〞＂]"
-_SINGLE_QUOTES = "[‘’‚‛′‹›＇`]"
-_DASHES = "[‐‑‒–—―−﹘﹣－]"
-_INVISIBLE = "[\u200b\u200c\u200d\u2060\ufeff\u00ad]"  # zero-width characters and soft hyphens
-# Runs of two or more horizontal spaces, or one that is not a plain space: matching only these keeps the
-# kernel from rewriting every single space (10x faster on ordinary prose).
-_HSPACE = r"[^\S\n]{2,}|[^\S \n]"
-# Whitespace after a line break (blank lines, indents); a required leading "\n" lets RE2 skip to newlines fast.
-_AFTER_BREAK = r"\n\s+"
+# Invisible characters inside words (soft hyphens, zero-width spaces and joiners): part of the token they split,
+# dropped when the token is hashed, so "bor\u00adder" matches "border".
+_INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
+_DROP_INVISIBLE = str.maketrans("", "", _INVISIBLE)
 
 # Scripts written without spaces between words: every character is a token (then shingled like words).
 UNSPACED_SCRIPTS = r"\p{Han}\p{Hiragana}\p{Katakana}"
-_NON_WORD = r"[^\p{L}\p{N}\p{M} ]+"
-# The same tokenisation as `tokenize_batch`, for offsets of single documents (used for passage spans).
+# Tokens of one text in Python: the same rules as `body_tokens` (used where that batch path cannot keep offsets).
 TOKEN_PATTERN = regex.compile(
-    rf"[{UNSPACED_SCRIPTS}]|[[\p{{L}}\p{{N}}\p{{M}}]--[{UNSPACED_SCRIPTS}]]+", flags=regex.VERSION1
+    rf"[{UNSPACED_SCRIPTS}]|[[\p{{L}}\p{{N}}\p{{M}}{_INVISIBLE}]--[{UNSPACED_SCRIPTS}]]+", flags=regex.VERSION1
 )
-
-
-def normalize_batch(texts: pa.Array | list[str]) -> pa.Array:
-    """The matching form of each text: NFKC, case-folded, unified quotes and dashes, one space between
-    words and one newline between paragraphs."""
-    if isinstance(texts, pa.ChunkedArray | pa.Array):
-        texts = texts.to_pylist()
-    # Python's NFKC has an ASCII quick-check that Arrow's lacks; casefold (not lower) so "Straße" meets "STRASSE".
-    folded = pa.array([unicodedata.normalize("NFKC", t).casefold() for t in texts], type=pa.string())
-    folded = pc.replace_substring_regex(folded, _DOUBLE_QUOTES, '"')
-    folded = pc.replace_substring_regex(folded, _SINGLE_QUOTES, "'")
-    folded = pc.replace_substring_regex(folded, _DASHES, "-")
-    folded = pc.replace_substring_regex(folded, _INVISIBLE, "")
-    folded = pc.replace_substring_regex(folded, _HSPACE, " ")
-    folded = pc.replace_substring_regex(folded, _AFTER_BREAK, "\n")
-    folded = pc.replace_substring(folded, " \n", "\n")
-    return pc.utf8_trim_whitespace(folded)
-
-
-def normalize_text(text: str) -> str:
-    """`normalize_batch` of one text."""
-    return normalize_batch([text])[0].as_py()
-
-
-def tokenize_batch(bodies: pa.Array) -> pa.ListArray:
-    """Word tokens of each normalised body: runs of letters, digits and combining marks in any script;
-    Han, Hiragana and Katakana one character per token. An empty body has no tokens."""
-    if len(bodies) and pc.any(pc.match_substring_regex(bodies, f"[{UNSPACED_SCRIPTS}]")).as_py():
-        bodies = pc.replace_substring_regex(bodies, f"([{UNSPACED_SCRIPTS}])", r" \1 ")
-    tokens = pc.split_pattern(pc.replace_substring_regex(bodies, _NON_WORD, " "), " ")
-    # Punctuation next to a space leaves empty strings between separators: drop them (cheaper than collapsing
-    # the spaces with another regex pass over every body).
-    values = tokens.values
-    keep = pc.greater(pc.utf8_length(values), 0).to_numpy(zero_copy_only=False)
-    kept_before = np.zeros(len(keep) + 1, dtype=np.int64)
-    np.cumsum(keep, out=kept_before[1:])
-    offsets = tokens.offsets.to_numpy() - tokens.offsets[0].as_py()
-    return pa.ListArray.from_arrays(pa.array(kept_before[offsets].astype(np.int32)), values.filter(pa.array(keep)))
 
 
 @dataclass
@@ -98,7 +53,7 @@ class BodyTokens:
     ends: np.ndarray
 
 
-_NON_WORD_CHAR = r"[^\p{L}\p{N}\p{M} ]"
+_NON_WORD_CHAR = r"[^\p{L}\p{N}\p{M}\x{00AD}\x{200B}-\x{200D}\x{2060}\x{FEFF} ]"
 
 
 def body_tokens(bodies: pa.Array) -> BodyTokens:
@@ -171,12 +126,18 @@ def _merge_python_tokens(
 
 
 def token_hash(token: str) -> int:
-    """The stable 64-bit hash of one token's matching form (NFKC, case-folded)."""
-    return xxhash.xxh3_64_intdigest(unicodedata.normalize("NFKC", token).casefold().encode("utf-8"))
+    """The stable 64-bit hash of one token's matching form: invisible characters dropped, NFKC, case-folded."""
+    form = unicodedata.normalize("NFKC", token.translate(_DROP_INVISIBLE)).casefold()
+    return xxhash.xxh3_64_intdigest(form.encode("utf-8"))
+
+
+def matching_tokens(text: str) -> list[str]:
+    """The matching form of each token of `text` (what `token_hash` hashes), for inspection and baselines."""
+    return [unicodedata.normalize("NFKC", t.translate(_DROP_INVISIBLE)).casefold() for t in tokenize(text)]
 
 
 def tokenize(body: str) -> list[str]:
-    """Tokens of one normalised body (same rules as `tokenize_batch`)."""
+    """Tokens of one text as written (same rules as `body_tokens`)."""
     return TOKEN_PATTERN.findall(body)
 
 

@@ -5,17 +5,31 @@ import pytest
 from pipeline import normalize
 
 
-def test_nfkc_quotes_dashes_case_and_whitespace():
+def test_matching_form_folds_width_case_ligatures_and_punctuation():
     text = "  «Ｆｕｌｌwidth»  —  „Quoted“\u00a0text\t‘here’ STRASSE ﬁne \n\n\n  Next  paragraph "
-    assert normalize.normalize_text(text) == '"fullwidth" - "quoted" text \'here\' strasse fine\nnext paragraph'
+    assert normalize.matching_tokens(text) == [
+        "fullwidth",
+        "quoted",
+        "text",
+        "here",
+        "strasse",
+        "fine",
+        "next",
+        "paragraph",
+    ]
 
 
 def test_casefold_meets_german_sharp_s():
-    assert normalize.normalize_text("Straße") == normalize.normalize_text("STRASSE")
+    assert normalize.token_hash("Straße") == normalize.token_hash("STRASSE")
 
 
-def test_invisible_characters_are_removed():
-    assert normalize.normalize_text("bor\u00adder\u200b point") == "border point"
+def test_invisible_characters_do_not_split_words():
+    assert normalize.matching_tokens("bor\u00adder\u200b point") == ["border", "point"]
+    tokens = normalize.body_tokens(pa.array(["bor\u00adder point"]))
+    assert [normalize.token_hash(t) for t in tokens.strings.to_pylist()] == [
+        normalize.token_hash("border"),
+        normalize.token_hash("point"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -35,25 +49,21 @@ def test_invisible_characters_are_removed():
     ],
 )
 def test_tokens_in_any_script(text, tokens):
-    body = normalize.normalize_text(text)
-    assert normalize.tokenize(body) == tokens
-    assert normalize.tokenize_batch(pa.array([body]))[0].as_py() == tokens
+    assert normalize.matching_tokens(text) == tokens
+    batch = normalize.body_tokens(pa.array([text]))
+    assert [normalize.token_hash(t) for t in batch.strings.to_pylist()] == [normalize.token_hash(t) for t in tokens]
 
 
 def test_combining_marks_stay_inside_words():
     # Urdu with harakat and Hindi vowel signs are combining marks: a word must not split at them.
-    body = normalize.normalize_text("مُلک हिन्दी")
-    assert normalize.tokenize(body) == ["مُلک", "हिन्दी"]
-    assert normalize.tokenize_batch(pa.array([body]))[0].as_py() == ["مُلک", "हिन्दी"]
+    assert normalize.tokenize("مُلک हिन्दी") == ["مُلک", "हिन्दी"]
+    assert normalize.body_tokens(pa.array(["مُلک हिन्दी"])).strings.to_pylist() == ["مُلک", "हिन्दी"]
 
 
-def test_batch_and_single_tokenisation_agree_with_offsets():
-    bodies = [normalize.normalize_text(t) for t in ("a b", "", "!!!", "中文 text 42", "x—y")]
-    batch = normalize.tokenize_batch(pa.array(bodies)).to_pylist()
-    assert batch == [normalize.tokenize(b) for b in bodies]
-    assert batch[1] == [] and batch[2] == []
-    for body in bodies:
+def test_single_text_tokens_and_offsets_agree():
+    for body in ("a b", "", "!!!", "中文 text 42", "x—y"):
         assert [body[s:e] for s, e in normalize.token_spans(body)] == normalize.tokenize(body)
+    assert normalize.tokenize("!!!") == [] and normalize.tokenize("") == []
 
 
 def test_exact_bodies_share_a_body_hash_up_to_case_and_spacing():
