@@ -1,7 +1,8 @@
-"""Verification: exact shingle overlap (Jaccard, containment both ways) and a rapidfuzz similarity for each
-candidate pair, and the relation the pair is kept with.
+"""Verify and align: for each candidate pair, the exact shingle overlap (Jaccard, containment both ways), the
+aligned passages both documents share (as character spans into each `text`), a rapidfuzz similarity, and the
+relation the pair is kept with (exact, near_duplicate, partial, or shared_quote when only quotations are shared).
 
-Passage spans (character offsets into `text`) come with the passage-level reuse issue; the `spans` column exists.
+Alignment runs rapidfuzz's Indel opcodes on token strings (one code point per token hash), never on whole texts.
 """
 
 from __future__ import annotations

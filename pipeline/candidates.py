@@ -1,7 +1,8 @@
-"""Candidates: LSH banding over MinHash band keys -> candidate document pairs.
+"""Candidates: document pairs worth verifying.
 
-Band keys of all documents are grouped with one numpy sort per band (about 100x faster than inserting into
-datasketch's MinHashLSH); every pair that shares a bucket in any band becomes a candidate once.
+LSH banding over MinHash band keys finds documents alike as wholes: band keys of all documents are grouped with one
+numpy sort per band (about 100x faster than inserting into datasketch's MinHashLSH). A rare-shingle passage index
+finds documents that share only a passage. Every pair is a candidate once.
 """
 
 from __future__ import annotations
