@@ -5,7 +5,6 @@ at most `MAX_TASKS_PER_STAGE` each: Prefect's event queue overflows with thousan
 a million documents is still about 200 task runs, each doing seconds of work.
 """
 
-import json
 import platform
 import time
 from datetime import UTC, datetime
@@ -304,7 +303,3 @@ def run_batch(params: BatchParams) -> dict[str, Any]:
     """Run the flow with a bounded thread pool sized from the config."""
     runner = ThreadPoolTaskRunner(max_workers=params.config.run.max_workers)
     return batch_flow.with_options(task_runner=runner)(params)
-
-
-def summary_json(result: dict[str, Any]) -> str:
-    return json.dumps(result, indent=2, default=str)

@@ -107,9 +107,6 @@ class RunStore:
         if parent.exists() and not any(parent.iterdir()):
             parent.rmdir()
 
-    def table_glob(self, table: str) -> str:
-        return str(self.root / table / "*.parquet")
-
 
 def run_table(row: dict[str, Any]) -> pa.Table:
     encoded = dict(row)
