@@ -65,7 +65,12 @@ def token_hashes(bodies: pa.Array) -> TokenHashes:
         return TokenHashes(np.zeros(0, dtype=np.uint64), tokens.offsets, tokens.starts, tokens.ends)
     encoded = pc.dictionary_encode(tokens.strings)
     vocabulary = encoded.dictionary.to_pylist()
-    vocab_hashes = np.fromiter((token_hash(t) for t in vocabulary), dtype=np.uint64, count=len(vocabulary))
+    # Tokens arrive lower-cased; an ASCII one is already in matching form (NFKC and case folding leave it alone).
+    vocab_hashes = np.fromiter(
+        (xxhash.xxh3_64_intdigest(t.encode("ascii")) if t.isascii() else token_hash(t) for t in vocabulary),
+        dtype=np.uint64,
+        count=len(vocabulary),
+    )
     return TokenHashes(vocab_hashes[encoded.indices.to_numpy()], tokens.offsets, tokens.starts, tokens.ends)
 
 
