@@ -228,6 +228,12 @@ def batch_flow(params: BatchParams) -> dict[str, Any]:
     started = datetime.now(UTC)
     clock = time.perf_counter()
     run_id = params.run_id or store.new_run_id(started)
+    with store.OutputLock(params.output, run_id):
+        return _batch(params, run_id, started, clock)
+
+
+def _batch(params: BatchParams, run_id: str, started: datetime, clock: float) -> dict[str, Any]:
+    """The flow's body, run while this run holds the output folder's lock."""
     run = _store(params, run_id)
     run.prepare()
     report = progress.current()

@@ -62,6 +62,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     cfg = config_module.load(args.config, _overrides(args))
     discover_files(args.input)  # fail fast on a bad path, before Prefect starts
+    from pipeline.store import check_unlocked
+
+    check_unlocked(args.output)
     _run_flow(args.input, args.output, cfg, args.verbose)
     return 0
 
@@ -299,8 +302,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as exc:
         from pipeline.ingest import InputError
+        from pipeline.store import OutputLocked
 
-        if isinstance(exc, InputError):
+        if isinstance(exc, InputError | OutputLocked):
             print(f"wiretrace: {exc}", file=sys.stderr)
             return 2
         raise

@@ -16,6 +16,7 @@ import json
 import os
 import secrets
 import shutil
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,94 @@ from pipeline import schema
 
 STAGING = "_staging"
 WORK = "_work"
+
+
+LOCK = ".wiretrace.lock"
+
+
+class OutputLocked(RuntimeError):
+    """Another live wiretrace run is writing to the same output folder."""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    return True
+
+
+class OutputLock:
+    """Exclusive use of an output folder by one run: a lock file created atomically, holding the owner's pid and
+    host. A lock whose process is gone (killed, machine restarted) is stale and is taken over."""
+
+    def __init__(self, root: str | Path, run_id: str) -> None:
+        self.path = Path(root) / LOCK
+        self.run_id = run_id
+
+    def holder(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def is_stale(self, holder: dict[str, Any] | None) -> bool:
+        if holder is None:
+            return True  # unreadable: its writer died between creating and filling it
+        return holder.get("host") == socket.gethostname() and not _pid_alive(int(holder.get("pid", -1)))
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self.holder()
+                if not self.is_stale(holder):
+                    raise OutputLocked(
+                        f"{self.path.parent} is in use by wiretrace run {holder.get('run_id')} "
+                        f"(pid {holder.get('pid')} on {holder.get('host')}, started {holder.get('started')}); wait for "
+                        f"it to finish, or delete {self.path} if that process is gone"
+                    ) from None
+                self.path.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(
+                    {
+                        "pid": os.getpid(),
+                        "host": socket.gethostname(),
+                        "run_id": self.run_id,
+                        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+                    },
+                    fh,
+                )
+            return
+        raise OutputLocked(f"could not take the lock {self.path}")
+
+    def release(self) -> None:
+        holder = self.holder()
+        if holder is not None and holder.get("pid") == os.getpid() and holder.get("run_id") == self.run_id:
+            self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> OutputLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def check_unlocked(root: str | Path) -> None:
+    """Raise OutputLocked when a live run holds `root` (a fast check before starting work)."""
+    lock = OutputLock(root, "")
+    holder = lock.holder()
+    if lock.path.exists() and not lock.is_stale(holder):
+        raise OutputLocked(
+            f"{Path(root)} is in use by wiretrace run {holder.get('run_id')} (pid {holder.get('pid')}, "
+            f"started {holder.get('started')}); wait for it to finish"
+        )
 
 
 def new_run_id(now: datetime | None = None) -> str:

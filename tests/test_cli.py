@@ -86,3 +86,23 @@ def test_run_on_sample_corpus_writes_tables_duckdb_reads(sample_corpus, tmp_path
     again = wiretrace("report", "--output", str(o), cwd=tmp_path, home=tmp_path)
     assert again.returncode == 0 and (o / "report" / "index.html").exists() and (o / "wiretrace.duckdb").exists()
     assert counts["documents"] + counts["rejects"] == counts["records"] == len(docs) + 2
+
+
+def test_a_second_run_on_a_busy_output_is_refused(sample_corpus, tmp_path):
+    import socket
+
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        out = tmp_path / "o"
+        out.mkdir()
+        (out / ".wiretrace.lock").write_text(
+            json.dumps({"pid": holder.pid, "host": socket.gethostname(), "run_id": "r-busy"}), encoding="utf-8"
+        )
+        result = wiretrace(
+            "run", "--input", str(sample_corpus / "corpus"), "--output", str(out), cwd=tmp_path, home=tmp_path
+        )
+        assert result.returncode == 2 and "in use by wiretrace run r-busy" in result.stderr
+        assert not (out / "runs").exists()
+    finally:
+        holder.kill()
+        holder.wait()

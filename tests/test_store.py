@@ -1,3 +1,7 @@
+import json
+import os
+import socket
+
 import duckdb
 import pyarrow as pa
 import pytest
@@ -64,3 +68,48 @@ def test_run_ids_sort_by_time():
     early = store.new_run_id(datetime(2026, 1, 1, tzinfo=UTC))
     late = store.new_run_id(datetime(2026, 1, 2, tzinfo=UTC))
     assert early < late and early.startswith("20260101T000000Z-")
+
+
+def test_a_live_run_holds_the_output_exclusively(tmp_path):
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock = store.OutputLock(tmp_path, "other")
+        lock.path.write_text(
+            json.dumps(
+                {
+                    "pid": holder.pid,
+                    "host": socket.gethostname(),
+                    "run_id": "r-live",
+                    "started": "2026-11-21T10:00:00+00:00",
+                }
+            ),
+            encoding="utf-8",
+        )
+        with pytest.raises(store.OutputLocked, match="in use by wiretrace run r-live"):
+            store.OutputLock(tmp_path, "mine").acquire()
+        with pytest.raises(store.OutputLocked):
+            store.check_unlocked(tmp_path)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_stale_lock_is_taken_over_and_released(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    path = tmp_path / store.LOCK
+    path.write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname(), "run_id": "r-dead"}), encoding="utf-8")
+    store.check_unlocked(tmp_path)  # a dead holder does not block
+    with store.OutputLock(tmp_path, "mine") as lock:
+        assert lock.holder()["run_id"] == "mine" and lock.holder()["pid"] == os.getpid()
+    assert not path.exists()
+    path.write_text("{not json", encoding="utf-8")  # a lock its writer never finished is stale too
+    with store.OutputLock(tmp_path, "again"):
+        pass
+    assert not path.exists()
