@@ -6,6 +6,7 @@ a million documents is still about 200 task runs, each doing seconds of work.
 """
 
 import platform
+import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,13 +56,22 @@ def _store(params: BatchParams, run_id: str) -> store.RunStore:
 def ingest_task(params: BatchParams, run_id: str) -> dict[str, Any]:
     """Stream every input into raw document shards and staged rejects; returns shard paths and counts."""
     run = _store(params, run_id)
-    files = ingest.discover_files(params.inputs)
+    # Only what is new: files a committed run already read (same bytes) are skipped, and so are articles an earlier
+    # run holds (same id, same text).
+    files, ledger = store.new_files(params.output, ingest.discover_files(params.inputs))
+    run.stage(
+        "ledger",
+        ledger.set_column(
+            ledger.schema.get_field_index("run_id"), "run_id", pa.array([run_id] * ledger.num_rows, pa.string())
+        ),
+    )
+    earlier = store.committed_documents(params.output) if files else {}
     stats = ingest.IngestStats()
     report = progress.current()
     report.stage("ingest", len(files))
     shard_paths: list[str] = []
     reject_parts = 0
-    for number, shard in enumerate(ingest.shards(files, params.config.ingest, run_id, stats)):
+    for number, shard in enumerate(ingest.shards(files, params.config.ingest, run_id, stats, earlier)):
         if shard.documents.num_rows:
             path = store.write_parquet(shard.documents, run.work_path(f"raw-{number:05d}.parquet"))
             shard_paths.append(str(path))
@@ -238,6 +248,16 @@ def _batch(params: BatchParams, run_id: str, started: datetime, clock: float) ->
     run.prepare()
     report = progress.current()
     runner_shards = ingest_task(params, run_id)
+    if runner_shards["stats"]["records"] == runner_shards["stats"]["already_seen"]:
+        # Nothing new since the last run: commit nothing, so a rerun adds no rows at all.
+        shutil.rmtree(run.staging, ignore_errors=True)
+        return {
+            "run_id": None,
+            "nothing_new": True,
+            "counts": runner_shards["stats"],
+            "output": str(Path(params.output).resolve()),
+            "tables": store.table_globs(params.output),
+        }
     shard_paths = runner_shards["shards"]
     report.stage("signatures", len(shard_paths))
     boilerplate_path = boilerplate_task(params, run_id, shard_paths)

@@ -52,6 +52,12 @@ def _run_flow(inputs: list[str], output: str, cfg: config_module.Config, verbose
         result = run_batch(BatchParams(inputs=inputs, output=output, config=cfg))
     finally:
         reporter.close()
+    if result.get("nothing_new"):
+        print(
+            f"nothing new in {', '.join(inputs)} since the last run into {output}: no rows added "
+            f"({result['counts']['already_seen']} articles already there)"
+        )
+        return {}
     summary = gather(output, result["run_id"])
     print(render(summary, output))
     return summary

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
+import xxhash
 
 from pipeline import schema
 from pipeline.config import IngestConfig
@@ -75,6 +76,7 @@ class IngestStats:
     rejects: int = 0
     unparsable_dates: int = 0
     missing_dates: int = 0
+    already_seen: int = 0  # records an earlier run of this output already holds (same id, same text): skipped
     files: list[str] = field(default_factory=list)
 
 
@@ -261,7 +263,14 @@ def read_records(files: Iterable[Path], cfg: IngestConfig) -> Iterator[Record | 
 # ---------------------------------------------------------------- shards
 
 
-def _validated(item: Record, seen: set[str]) -> Record | Reject:
+ALREADY_SEEN = object()  # marks a record an earlier run already committed
+
+
+def text_hash(text: str) -> int:
+    return xxhash.xxh3_64_intdigest(text.encode("utf-8"))
+
+
+def _validated(item: Record, seen: set[str], earlier: dict[str, int]) -> Record | Reject | object:
     if item.doc_id is None:
         # Records without an id get a stable one from where they came from, so reruns agree.
         item.doc_id = f"{Path(item.file).name}#{item.record}"
@@ -275,6 +284,18 @@ def _validated(item: Record, seen: set[str]) -> Record | Reject:
         return Reject(item.file, item.record, item.doc_id, "undecodable", "text is not valid Unicode")
     if item.doc_id in seen:
         return Reject(item.file, item.record, item.doc_id, "duplicate_id", "an earlier record has this id")
+    if item.doc_id in earlier:
+        # Reruns are idempotent: the same article again is skipped; the same id with other text is a new version
+        # that needs an id of its own (rejected, never a silent duplicate).
+        if earlier[item.doc_id] == text_hash(item.text):
+            return ALREADY_SEEN
+        return Reject(
+            item.file,
+            item.record,
+            item.doc_id,
+            "id_reused",
+            "an earlier run holds this id with different text; give the new version an id of its own",
+        )
     seen.add(item.doc_id)
     return item
 
@@ -303,6 +324,7 @@ def _documents_table(records: list[Record], run_id: str, stats: IngestStats) -> 
         "lang": [r.lang for r in records],
         "input_file": [r.file for r in records],
         "input_record": [r.record for r in records],
+        "text_hash": [text_hash(r.text) for r in records],
         "run_id": [run_id] * n,
     }
     for name in schema.DOCUMENTS.names:  # filled by later stages
@@ -327,17 +349,27 @@ def _rejects_table(rejects: list[Reject], run_id: str) -> pa.Table:
     )
 
 
-def shards(files: list[Path], cfg: IngestConfig, run_id: str, stats: IngestStats | None = None) -> Iterator[Shard]:
-    """Shards of at most `cfg.shard_size` documents (with the rejects met on the way), streamed from `files`."""
+def shards(
+    files: list[Path],
+    cfg: IngestConfig,
+    run_id: str,
+    stats: IngestStats | None = None,
+    earlier: dict[str, int] | None = None,
+) -> Iterator[Shard]:
+    """Shards of at most `cfg.shard_size` documents (with the rejects met on the way), streamed from `files`.
+    `earlier` maps the ids an earlier run of the same output committed to the hash of their text."""
     stats = stats if stats is not None else IngestStats()
+    earlier = earlier or {}
     stats.files = [str(f) for f in files]
     seen: set[str] = set()
     records: list[Record] = []
     rejects: list[Reject] = []
     for item in read_records(files, cfg):
         stats.records += 1
-        checked = _validated(item, seen) if isinstance(item, Record) else item
-        if isinstance(checked, Reject):
+        checked = _validated(item, seen, earlier) if isinstance(item, Record) else item
+        if checked is ALREADY_SEEN:
+            stats.already_seen += 1
+        elif isinstance(checked, Reject):
             rejects.append(checked)
             stats.rejects += 1
         else:

@@ -34,6 +34,7 @@ DOCUMENTS = pa.schema(
         ("body_hash", pa.uint64()),  # hash of the token sequence: equal bodies up to case, punctuation, spacing
         ("input_file", pa.string()),
         ("input_record", pa.int64()),  # 1-based line (JSONL, CSV) or row (Parquet); null for .txt files
+        ("text_hash", pa.uint64()),  # xxh3 of `text`: tells a rerun of the same article from a new version
         ("run_id", pa.string()),
     ]
 )
@@ -136,6 +137,16 @@ REJECTS = pa.schema(
     ]
 )
 
+LEDGER = pa.schema(
+    [
+        ("path", pa.string()),  # resolved path of an input file a committed run processed
+        ("size", pa.int64()),
+        ("mtime", TIMESTAMP),
+        ("content_hash", pa.uint64()),  # xxh3 of the file's bytes
+        ("run_id", pa.string()),
+    ]
+)
+
 RUNS = pa.schema(
     [
         ("run_id", pa.string()),
@@ -157,6 +168,7 @@ OUTPUT_TABLES: dict[str, pa.Schema] = {
     "origins": ORIGINS,
     "attributions": ATTRIBUTIONS,
     "rejects": REJECTS,
+    "ledger": LEDGER,
     "runs": RUNS,
 }
 

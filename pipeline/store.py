@@ -208,3 +208,52 @@ def run_table(row: dict[str, Any]) -> pa.Table:
 def table_globs(root: str | Path) -> dict[str, str]:
     """The glob DuckDB reads for each output table under `root`."""
     return {table: str(Path(root) / table / "*.parquet") for table in schema.OUTPUT_TABLES}
+
+
+def _committed(root: Path, table: str, columns: str) -> list[tuple]:
+    import duckdb
+
+    if not list((root / table).glob("*.parquet")):
+        return []
+    glob = str(root / table / "*.parquet").replace("'", "''")
+    return duckdb.sql(f"SELECT {columns} FROM read_parquet('{glob}', union_by_name=true)").fetchall()
+
+
+def committed_documents(root: str | Path) -> dict[str, int]:
+    """doc_id -> text hash of every document the committed runs of `root` hold."""
+    return {doc_id: h for doc_id, h in _committed(Path(root), "documents", "doc_id, text_hash") if h is not None}
+
+
+def file_fingerprint(path: Path) -> tuple[int, datetime, int]:
+    """(size, mtime, xxh3 of the bytes) of an input file, read in 1 MB blocks."""
+    import xxhash
+
+    digest = xxhash.xxh3_64()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    stat = path.stat()
+    return stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC), digest.intdigest()
+
+
+def new_files(root: str | Path, files: list[Path]) -> tuple[list[Path], pa.Table]:
+    """The input files no committed run of `root` has processed in their current content, and ledger rows for them
+    (run_id left empty). A file whose size and mtime are unchanged is not re-read; a touched file with the same bytes
+    is not new either."""
+    known = {}
+    for path, size, mtime, content in _committed(Path(root), "ledger", "path, size, mtime, content_hash"):
+        known.setdefault(path, set()).add((size, mtime, content))
+    fresh, rows = [], []
+    for file in files:
+        resolved = str(file.resolve())
+        stat = file.stat()
+        mtime = datetime.fromtimestamp(stat.st_mtime, UTC)
+        seen = known.get(resolved, set())
+        if any(size == stat.st_size and m == mtime for size, m, _ in seen):
+            continue
+        size, mtime, content = file_fingerprint(file)
+        if any(c == content for _, _, c in seen):
+            continue
+        fresh.append(file)
+        rows.append({"path": resolved, "size": size, "mtime": mtime, "content_hash": content, "run_id": None})
+    return fresh, pa.Table.from_pylist(rows, schema=schema.LEDGER)

@@ -1,5 +1,7 @@
 """The Prefect flow under a temporary local Prefect server (the test harness)."""
 
+import json
+
 import duckdb
 import pytest
 
@@ -39,3 +41,40 @@ def test_batch_flow_writes_every_table_and_shards_the_work(prefect_harness, samp
     # The report and the DuckDB views are written at the end of every run.
     assert result["report"].endswith("index.html") and (tmp_path / "report" / "data" / "overview.js").exists()
     assert (tmp_path / "wiretrace.duckdb").exists()
+
+
+def table_counts(out):
+    con = duckdb.connect()
+    return {
+        t: con.execute(f"SELECT count(*) FROM read_parquet('{out}/{t}/*.parquet')").fetchall()[0][0]
+        for t in ("documents", "pairs", "clusters", "origins", "rejects", "runs", "ledger")
+    }
+
+
+def test_reruns_add_nothing_and_only_new_files_are_read(prefect_harness, sample_corpus, tmp_path):
+    import shutil
+
+    from flows.batch import BatchParams, run_batch
+
+    inbox = tmp_path / "inbox"
+    shutil.copytree(sample_corpus / "corpus", inbox)
+    out = tmp_path / "out"
+    first = run_batch(BatchParams(inputs=[str(inbox)], output=str(out)))
+    before = table_counts(out)
+    assert first["run_id"] and before["ledger"] == 1
+    again = run_batch(BatchParams(inputs=[str(inbox)], output=str(out)))
+    assert again.get("nothing_new") and table_counts(out) == before
+    # A new file, holding one known article (skipped), one known id with new text (rejected) and one new article.
+    known = read_jsonl(next(inbox.glob("*.jsonl")))[0]
+    extra = [
+        known,
+        {**known, "text": known["text"] + " Updated."},
+        {"id": "fresh-1", "source": "X", "text": "An entirely new story about the harbour, in prose."},
+    ]
+    (inbox / "more.jsonl").write_text("\n".join(json.dumps(r) for r in extra), encoding="utf-8")
+    third = run_batch(BatchParams(inputs=[str(inbox)], output=str(out)))
+    after = table_counts(out)
+    assert third["counts"]["already_seen"] == 1 and third["counts"]["records"] == 3
+    assert after["documents"] == before["documents"] + 1 and after["ledger"] == 2 and after["runs"] == 2
+    reasons = duckdb.sql(f"SELECT reason FROM '{out}/rejects/*.parquet' WHERE run_id = '{third['run_id']}'").fetchall()
+    assert reasons == [("id_reused",)]

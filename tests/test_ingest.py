@@ -174,3 +174,16 @@ def test_bad_paths_fail_before_any_work(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ingest.InputError, match="has no"):
         ingest.discover_files([tmp_path / "empty"])
+
+
+def test_articles_an_earlier_run_holds_are_skipped_and_new_versions_rejected(tmp_path):
+    lines = [{"id": "a", "text": STORY}, {"id": "b", "text": STORY + " Updated."}, {"id": "c", "text": STORY}]
+    (tmp_path / "x.jsonl").write_text("\n".join(json.dumps(r) for r in lines), encoding="utf-8")
+    earlier = {"a": ingest.text_hash(STORY), "b": ingest.text_hash(STORY)}
+    stats = ingest.IngestStats()
+    shards = list(ingest.shards(ingest.discover_files([tmp_path]), IngestConfig(), "r2", stats, earlier))
+    docs = pa.concat_tables([s.documents for s in shards])
+    rejects = pa.concat_tables([s.rejects for s in shards])
+    assert docs.column("doc_id").to_pylist() == ["c"]
+    assert [(r["doc_id"], r["reason"]) for r in rejects.to_pylist()] == [("b", "id_reused")]
+    assert stats.already_seen == 1 and stats.records == stats.documents + stats.rejects + stats.already_seen
