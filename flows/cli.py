@@ -53,10 +53,9 @@ def _run_flow(inputs: list[str], output: str, cfg: config_module.Config, verbose
     finally:
         reporter.close()
     if result.get("nothing_new"):
-        print(
-            f"nothing new in {', '.join(inputs)} since the last run into {output}: no rows added "
-            f"({result['counts']['already_seen']} articles already there)"
-        )
+        seen = result["counts"]["already_seen"]
+        why = f"{seen} articles read are already there" if seen else "no input file is new or changed"
+        print(f"nothing new in {', '.join(inputs)} since the last run into {output} ({why}): no rows added")
         return {}
     summary = gather(output, result["run_id"])
     print(render(summary, output))
