@@ -155,6 +155,33 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    from pipeline.ingest import discover_files
+
+    cfg = config_module.load(args.config, _overrides(args))
+    discover_files(args.input)
+    if not os.environ.get("PREFECT_API_URL"):
+        raise config_module.ConfigError(
+            "serving needs a running Prefect server: start one with `prefect server start --host 127.0.0.1` and set "
+            "PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
+    prefect_env.configure(quiet=not args.verbose)
+    from flows.batch import BatchParams, batch_flow
+
+    params = BatchParams(inputs=args.input, output=args.output, config=cfg)
+    print(
+        f"serving deployment wiretrace-batch/{args.name} (cron {args.cron!r}); trigger a run now with:\n"
+        f"  prefect deployment run 'wiretrace-batch/{args.name}'",
+        flush=True,
+    )
+    batch_flow.serve(
+        name=args.name, cron=args.cron, parameters={"params": params.model_dump(mode="json")}, pause_on_shutdown=False
+    )
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from pipeline import report
 
@@ -271,6 +298,20 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR", help="pipeline output folder")
     ev.add_argument("--json", metavar="FILE", help="where to write the JSON report (default: OUTPUT/eval.json)")
     ev.set_defaults(func=cmd_evaluate)
+
+    srv = sub.add_parser(
+        "serve",
+        help="serve the batch flow as a Prefect deployment on a cron schedule",
+        description="Register the deployment wiretrace-batch/NAME with the Prefect server at PREFECT_API_URL and "
+        "run it on the cron schedule (and whenever it is triggered) until stopped. Each run reads only the input "
+        "files that are new or changed since the last run into --output.",
+    )
+    srv.add_argument("--cron", required=True, help='cron schedule, e.g. "0 * * * *" for hourly')
+    srv.add_argument("--input", nargs="+", required=True, metavar="PATH", help="files or folders to read")
+    srv.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR", help="output folder (default: output)")
+    srv.add_argument("--name", default="scheduled", help="deployment name (default: scheduled)")
+    _add_run_options(srv)
+    srv.set_defaults(func=cmd_serve)
 
     rep = sub.add_parser(
         "report",
