@@ -28,6 +28,8 @@ from pipeline import schema
 
 STAGING = "_staging"
 WORK = "_work"
+COMMITTING = "COMMITTING"  # in a run's staging folder: its commit has begun and must be finished
+RUN_ROW = "run.parquet"  # the run's `runs` row, waiting in staging until the tables are in place
 
 
 LOCK = ".wiretrace.lock"
@@ -149,12 +151,17 @@ class RunStore:
         self.staging = self.root / STAGING / run_id
 
     def prepare(self) -> None:
-        """Create the folders and remove staging left behind by runs that never committed."""
+        """Create the folders and settle what earlier runs left behind: a run killed during its commit is rolled
+        forward (its files were complete), a run killed before it is discarded."""
         self.root.mkdir(parents=True, exist_ok=True)
         leftovers = self.root / STAGING
         if leftovers.exists():
-            for stale in leftovers.iterdir():
-                if stale.name != self.run_id:
+            for stale in sorted(leftovers.iterdir()):
+                if stale.name == self.run_id:
+                    continue
+                if (stale / COMMITTING).exists():
+                    RunStore(self.root, stale.name)._finish_commit()
+                else:
                     shutil.rmtree(stale, ignore_errors=True)
         self.staging.mkdir(parents=True, exist_ok=True)
 
@@ -179,7 +186,17 @@ class RunStore:
         return write_parquet(data, self.staged_path(table, part))
 
     def commit(self, run_row: dict[str, Any]) -> None:
-        """Move every staged table file into place, then write the `runs` row that marks the run complete."""
+        """Publish the run: record its `runs` row in staging and mark the commit as started (one atomic rename),
+        then move every staged table file into place and write the `runs` row last. A run killed after the mark is
+        finished by the next run's `prepare` (roll forward), so no table keeps half a run."""
+        write_parquet(run_table(run_row), self.staging / RUN_ROW)
+        marker = self.staging / COMMITTING
+        tmp = marker.with_name(f".{COMMITTING}.tmp")
+        tmp.write_text(self.run_id, encoding="utf-8")
+        os.replace(tmp, marker)
+        self._finish_commit()
+
+    def _finish_commit(self) -> None:
         for table in schema.OUTPUT_TABLES:
             if table == "runs":
                 continue
@@ -190,7 +207,10 @@ class RunStore:
             target.mkdir(parents=True, exist_ok=True)
             for file in sorted(staged.glob("*.parquet")):
                 os.replace(file, target / file.name)
-        write_parquet(run_table(run_row), self.root / "runs" / f"{self.run_id}.parquet")
+        (self.root / "runs").mkdir(parents=True, exist_ok=True)
+        row = self.staging / RUN_ROW
+        if row.exists():
+            os.replace(row, self.root / "runs" / f"{self.run_id}.parquet")
         shutil.rmtree(self.staging, ignore_errors=True)
         parent = self.root / STAGING
         if parent.exists() and not any(parent.iterdir()):

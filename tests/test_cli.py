@@ -19,7 +19,9 @@ def wiretrace(*args: str, cwd: Path, home: Path) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["demo"], ["simulate"], ["evaluate"], ["report"], ["views"], ["serve"]])
+@pytest.mark.parametrize(
+    "command", [[], ["run"], ["demo"], ["simulate"], ["evaluate"], ["report"], ["views"], ["serve"]]
+)
 def test_help_is_complete(command, tmp_path):
     out = wiretrace(*command, "--help", cwd=tmp_path, home=tmp_path)
     assert out.returncode == 0

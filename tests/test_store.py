@@ -1,6 +1,7 @@
 import json
 import os
 import socket
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -113,3 +114,77 @@ def test_a_stale_lock_is_taken_over_and_released(tmp_path):
     with store.OutputLock(tmp_path, "again"):
         pass
     assert not path.exists()
+
+
+KILLED_COMMIT = """
+import os, signal, sys
+import pyarrow as pa
+from pipeline import schema, store
+
+root, stage_only, die_after = sys.argv[1], sys.argv[2] == "stage", int(sys.argv[3])
+run = store.RunStore(root, "r1")
+run.prepare()
+for part in range(3):
+    rows = [{"doc_id": f"d{part}-{i}", "text": "t", "run_id": "r1"} for i in range(5)]
+    run.stage("documents", pa.Table.from_pylist(rows, schema=schema.DOCUMENTS), f"{part:05d}")
+run.stage("pairs", schema.empty(schema.PAIRS))
+if stage_only:
+    os.kill(os.getpid(), signal.SIGKILL)  # killed before its commit began
+moves = 0
+real_replace = os.replace
+def dying_replace(src, dst):
+    global moves
+    real_replace(src, dst)
+    moves += 1
+    if moves == die_after:
+        os.kill(os.getpid(), signal.SIGKILL)  # kill -9 halfway through publishing
+store.os.replace = dying_replace
+run.commit({"run_id": "r1", "status": "completed"})
+"""
+
+
+def run_killed(tmp_path, mode: str, die_after: int = 0) -> int:
+    import subprocess
+    import sys
+
+    script = tmp_path / "commit.py"
+    script.write_text(KILLED_COMMIT, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "out"), mode, str(die_after)],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+    )
+    return done.returncode
+
+
+def published(root) -> tuple[int, list]:
+    docs = (
+        duckdb.sql(f"SELECT count(*) FROM read_parquet('{root}/documents/*.parquet')").fetchall()[0][0]
+        if list((root / "documents").glob("*.parquet"))
+        else 0
+    )
+    runs = (
+        duckdb.sql(f"SELECT run_id FROM read_parquet('{root}/runs/*.parquet')").fetchall()
+        if list((root / "runs").glob("*.parquet"))
+        else []
+    )
+    return docs, runs
+
+
+def test_a_run_killed_mid_commit_is_rolled_forward_by_the_next_run(tmp_path):
+    assert run_killed(tmp_path, "commit", die_after=3) == -9  # really killed, after moving 3 files
+    root = tmp_path / "out"
+    docs, runs = published(root)
+    assert runs == [] and 0 < docs < 15  # torn until the next run settles it
+    store.RunStore(root, "r2").prepare()
+    assert published(root) == (15, [("r1",)])  # exactly the rows of an uninterrupted commit
+    assert [p.name for p in (root / store.STAGING).iterdir()] == ["r2"]
+
+
+def test_a_run_killed_before_its_commit_leaves_no_rows(tmp_path):
+    assert run_killed(tmp_path, "stage") == -9
+    root = tmp_path / "out"
+    assert published(root) == (0, [])
+    store.RunStore(root, "r2").prepare()
+    assert published(root) == (0, []) and [p.name for p in (root / store.STAGING).iterdir()] == ["r2"]
