@@ -132,22 +132,27 @@ def featurize_task(params: BatchParams, run_id: str, shards: list[tuple[int, str
         run.stage("documents", documents, f"{number:05d}")
         run.stage("segments", segments, f"{number:05d}")
         run.stage("attributions", credits.attributions_table(documents, run_id), f"{number:05d}")
-        paths.append(str(store.write_parquet(features, run.work_path(f"features-{number:05d}.parquet"))))
+        paths.append(str(store.write_parquet(features, run.history_path(f"{number:05d}"))))
         Path(raw_path).unlink(missing_ok=True)
         progress.current().advance("signatures")
     return paths
 
 
 @task(name="candidates", cache_policy=NO_CACHE, persist_result=False)
-def candidates_task(params: BatchParams, run_id: str, feature_paths: list[str]) -> tuple[str, int, list[int]]:
+def candidates_task(
+    params: BatchParams, run_id: str, feature_paths: list[str], history: int = 0
+) -> tuple[str, int, list[int]]:
     """LSH banding over every shard's band keys; returns the candidates path, their number, and the shards
-    that have candidates on their `a` side."""
+    that have candidates on their `a` side. The first `history` shards are earlier runs': pairs within them were
+    found by those runs and are left out."""
     run = _store(params, run_id)
     tables = [pq.read_table(p, columns=["band_keys", "shingles"]) for p in feature_paths]
     c = params.config.candidates
     table = candidates.candidate_table(
         tables, c.max_bucket_size, c.passage_sample, c.passage_max_df, c.passage_min_shared
     )
+    if history:
+        table = table.filter(pc.greater_equal(pc.max_element_wise(table["shard_a"], table["shard_b"]), history))
     path = store.write_parquet(table, run.work_path("candidates.parquet"))
     shards = sorted(set(table.column("shard_a").to_pylist())) if table.num_rows else []
     return str(path), table.num_rows, shards
@@ -191,27 +196,86 @@ def _verify_shard(
 
 @task(name="resolve", cache_policy=NO_CACHE, persist_result=False)
 def resolve_task(params: BatchParams, run_id: str, pair_paths: list[str]) -> dict[str, int]:
-    """Pair direction, clusters and origins from all verified pairs and the credits; stages pairs, clusters and
-    origins."""
+    """Pair direction, clusters and origins from all verified pairs and the credits; stages pairs, clusters,
+    cluster merges and origins. Clusters of earlier runs that new pairs touch are regrown under their old ids."""
     run = _store(params, run_id)
     pairs = pa.concat_tables([pq.read_table(p) for p in pair_paths]) if pair_paths else schema.empty(schema.PAIRS)
+    pairs = pairs.sort_by([("doc_id_a", "ascending"), ("doc_id_b", "ascending")])
+    linked = sorted(set(pairs.column("doc_id_a").to_pylist()) | set(pairs.column("doc_id_b").to_pylist()))
+    previous, first_seen = store.current_clusters(params.output, linked)
+    edges = pa.concat_tables([pairs.select(EDGE_COLUMNS).cast(_cluster_edges({}).schema), _cluster_edges(previous)])
+    groups = cluster.components(edges, params.config.cluster)
+    members = sorted({d for g in groups for d in g})
+    facts = _doc_facts(params, run, members)
+    pairs = provenance.direct_pairs(pairs, facts)
+    ids, merges = cluster.stable_ids(groups, previous, first_seen)
+    clusters = cluster.clusters_table(pairs, params.config.cluster, run_id, groups, ids)
+    agencies = {f.agency for f in facts.values() if f.agency}
+    evidence = pa.concat_tables([pairs, store.committed_pairs(params.output, members)]) if previous else pairs
+    origins = provenance.origins_table(clusters, evidence, facts, agencies, run_id)
+    run.stage("pairs", pairs)
+    run.stage("clusters", clusters)
+    run.stage("origins", origins)
+    merged = {"cluster_id": [m[0] for m in merges], "merged_cluster_id": [m[1] for m in merges]}
+    run.stage("cluster_merges", pa.table({**merged, "run_id": [run_id] * len(merges)}))
+    counts = {
+        "pairs": pairs.num_rows,
+        "clusters": len(set(ids)),
+        "clusters_grown": len(set(ids) & set(first_seen)),
+        "cluster_merges": len(merges),
+    }
+    for relation, n in pc.value_counts(pairs.column("relation")).to_pylist() if pairs.num_rows else []:
+        counts[f"pairs_{relation}"] = n
+    return counts
+
+
+EDGE_COLUMNS = ["doc_id_a", "doc_id_b", "relation", "shared_shingles"]
+
+
+def _cluster_edges(previous: dict[str, str]) -> pa.Table:
+    """Earlier clusters as strong edges (each member to its cluster's first), so they grow as wholes."""
+    first: dict[str, str] = {}
+    a, b = [], []
+    for doc_id, cid in sorted(previous.items()):
+        if cid in first:
+            a.append(first[cid])
+            b.append(doc_id)
+        else:
+            first[cid] = doc_id
+    n = len(a)
+    return pa.table(
+        {"doc_id_a": a, "doc_id_b": b, "relation": [align.EXACT] * n, "shared_shingles": [2**31 - 1] * n}
+    ).cast(pa.schema([schema.PAIRS.field(c) for c in EDGE_COLUMNS]))
+
+
+def _doc_facts(params: BatchParams, run: store.RunStore, doc_ids: list[str]) -> dict[str, provenance.DocFacts]:
+    """Provenance facts of this run's documents and of the earlier ones among `doc_ids`."""
     columns = ["doc_id", "source", "published_at", "published_at_raw", "published_at_source"]
     staged = run.staging / "documents"
     documents = pq.read_table(staged, columns=columns) if staged.exists() else schema.DOCUMENTS.empty_table()
     credited = run.staging / "attributions"
     attributions = pq.read_table(credited) if credited.exists() else schema.ATTRIBUTIONS.empty_table()
-    facts = provenance.doc_facts(documents, attributions)
-    pairs = provenance.direct_pairs(pairs.sort_by([("doc_id_a", "ascending"), ("doc_id_b", "ascending")]), facts)
-    clusters = cluster.clusters_table(pairs, params.config.cluster, run_id)
-    agencies = {f.agency for f in facts.values() if f.agency}
-    origins = provenance.origins_table(clusters, pairs, facts, agencies, run_id)
-    run.stage("pairs", pairs)
-    run.stage("clusters", clusters)
-    run.stage("origins", origins)
-    counts = {"pairs": pairs.num_rows, "clusters": len(set(clusters.column("cluster_id").to_pylist()))}
-    for relation, n in pc.value_counts(pairs.column("relation")).to_pylist() if pairs.num_rows else []:
-        counts[f"pairs_{relation}"] = n
-    return counts
+    earlier = sorted(set(doc_ids) - set(documents.column("doc_id").to_pylist()))
+    if earlier:
+        documents = pa.concat_tables(
+            [documents.select(columns), store.committed_rows(params.output, "documents", earlier, columns)]
+        )
+        attributions = pa.concat_tables(
+            [
+                attributions.select(schema.ATTRIBUTIONS.names).cast(schema.ATTRIBUTIONS),
+                store.committed_rows(params.output, "attributions", earlier),
+            ]
+        )
+    return provenance.doc_facts(documents, attributions)
+
+
+def _history_paths(params: BatchParams, feature_paths: list[str]) -> list[str]:
+    """Features shards of earlier runs within the history window that this run's can be compared with."""
+    days = params.config.run.history_days
+    if not days or not feature_paths:
+        return []
+    expected = pq.read_schema(feature_paths[0])
+    return [str(p) for p in store.history_files(params.output, days, expected)]
 
 
 def _versions() -> dict[str, str]:
@@ -267,7 +331,9 @@ def _batch(params: BatchParams, run_id: str, started: datetime, clock: float) ->
     if not feature_paths:
         for table in ("documents", "segments", "attributions"):
             run.stage(table, schema.OUTPUT_TABLES[table].empty_table())
-    cand_path, n_candidates, shards_a = candidates_task(params, run_id, feature_paths)
+    history = _history_paths(params, feature_paths)
+    feature_paths = history + feature_paths
+    cand_path, n_candidates, shards_a = candidates_task(params, run_id, feature_paths, len(history))
     report.stage("verify", len(shards_a))
     shard_groups = _groups(shards_a)
     pair_futures = verify_task.map(

@@ -81,11 +81,35 @@ def components(pairs: pa.Table, cfg: ClusterConfig) -> list[list[str]]:
     return sorted((sorted(g) for g in groups.values()), key=lambda g: (-len(g), g[0]))
 
 
-def clusters_table(pairs: pa.Table, cfg: ClusterConfig, run_id: str) -> pa.Table:
-    """The `clusters` table: one row per member of every multi-member cluster."""
+def stable_ids(
+    groups: list[list[str]], previous: dict[str, str], first_seen: dict[str, str]
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """An id for each group and the merges it implies, given each earlier document's current cluster id and
+    the run each earlier cluster id first appeared in.
+
+    A group holding no earlier cluster gets a fresh id; a grown cluster keeps its id; a group joining several
+    earlier clusters keeps the oldest one's id (first run, then id) and yields (kept, absorbed) for the others."""
+    ids, merges = [], []
+    for members in groups:
+        earlier = sorted({previous[d] for d in members if d in previous}, key=lambda c: (first_seen.get(c, ""), c))
+        ids.append(earlier[0] if earlier else cluster_id(members))
+        merges.extend((earlier[0], absorbed) for absorbed in earlier[1:])
+    return ids, merges
+
+
+def clusters_table(
+    pairs: pa.Table,
+    cfg: ClusterConfig,
+    run_id: str,
+    groups: list[list[str]] | None = None,
+    ids: list[str] | None = None,
+) -> pa.Table:
+    """The `clusters` table: one row per member of every multi-member cluster (of `groups` with `ids` when
+    given, else of the components of `pairs`)."""
     rows: dict[str, list] = {"cluster_id": [], "doc_id": [], "size": [], "run_id": []}
-    for members in components(pairs, cfg):
-        cid = cluster_id(members)
+    groups = components(pairs, cfg) if groups is None else groups
+    for index, members in enumerate(groups):
+        cid = cluster_id(members) if ids is None else ids[index]
         for doc_id in members:
             rows["cluster_id"].append(cid)
             rows["doc_id"].append(doc_id)

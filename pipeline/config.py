@@ -92,6 +92,7 @@ class ClusterConfig(_Section):
 
 class RunConfig(_Section):
     max_workers: int = Field(2, ge=1, le=64)
+    history_days: int = Field(30, ge=0)
 
 
 class Config(_Section):

@@ -122,6 +122,7 @@ def write_output(result: LocalResult, output: str | Path, run_id: str) -> Path:
     run.prepare()
     for name in ("documents", "segments", "pairs", "clusters", "origins", "attributions", "rejects"):
         run.stage(name, getattr(result, name))
+    run.stage("cluster_merges", schema.empty(schema.CLUSTER_MERGES))  # one run in memory merges nothing
     run.commit(
         {
             "run_id": run_id,

@@ -22,6 +22,10 @@ from pipeline import store
 
 ASSETS = Path(__file__).resolve().parent / "report_assets"
 CHUNK = 500  # clusters per detail file
+# This run's pairs, and earlier runs' pairs inside the clusters it grew.
+RUN_OR_WITHIN_CLUSTERS = (
+    "run_id = ? OR (doc_id_a IN (SELECT doc_id FROM r_clusters) AND doc_id_b IN (SELECT doc_id FROM r_clusters))"
+)
 MAX_DELAYS = 20_000  # delay samples kept for the chart
 
 
@@ -47,12 +51,13 @@ def materialize(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     """The run's rows (without article text) as in-memory tables: the report's many joins then run on columns
     already decoded instead of re-reading Parquet files for each."""
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE r_docs AS SELECT doc_id, source, published_at, title FROM documents "
-        "WHERE run_id = ?",
+        "CREATE OR REPLACE TEMP TABLE r_clusters AS SELECT cluster_id, doc_id, size FROM clusters WHERE run_id = ?",
         [run_id],
     )
+    # A cluster grown by this run also holds earlier runs' documents (doc ids are unique across runs).
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE r_clusters AS SELECT cluster_id, doc_id, size FROM clusters WHERE run_id = ?",
+        "CREATE OR REPLACE TEMP TABLE r_docs AS SELECT doc_id, source, published_at, title FROM documents "
+        "WHERE run_id = ? OR doc_id IN (SELECT doc_id FROM r_clusters)",
         [run_id],
     )
     con.execute(
@@ -60,11 +65,13 @@ def materialize(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE r_pairs AS SELECT doc_id_a, doc_id_b, relation, containment_a, "
-        "containment_b FROM pairs WHERE run_id = ?",
+        f"containment_b FROM pairs WHERE {RUN_OR_WITHIN_CLUSTERS}",
         [run_id],
     )
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE r_credited AS SELECT DISTINCT doc_id FROM attributions WHERE run_id = ?", [run_id]
+        "CREATE OR REPLACE TEMP TABLE r_credited AS SELECT DISTINCT doc_id FROM attributions "
+        "WHERE run_id = ? OR doc_id IN (SELECT doc_id FROM r_clusters)",
+        [run_id],
     )
     con.execute("""CREATE OR REPLACE TEMP TABLE r_copies AS
         SELECT c.cluster_id, c.doc_id, d.source, d.published_at, o.origin_doc_id, od.source AS origin_source,
@@ -76,22 +83,19 @@ def materialize(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     con.execute(
         """CREATE OR REPLACE TEMP TABLE r_members AS
         SELECT c.cluster_id, d.doc_id, d.source, epoch_ms(d.published_at) AS published_ms, d.title, d.text, d.url
-        FROM r_clusters c JOIN documents d ON d.doc_id = c.doc_id AND d.run_id = ?""",
-        [run_id],
+        FROM r_clusters c JOIN documents d ON d.doc_id = c.doc_id""",
     )
     con.execute(
         'CREATE OR REPLACE TEMP TABLE r_segments AS SELECT doc_id, start, "end", reason FROM segments '
-        "WHERE run_id = ? AND doc_id IN (SELECT doc_id FROM r_clusters)",
-        [run_id],
+        "WHERE doc_id IN (SELECT doc_id FROM r_clusters)",
     )
     con.execute(
         'CREATE OR REPLACE TEMP TABLE r_attributions AS SELECT doc_id, start, "end", agency, cue '
-        "FROM attributions WHERE run_id = ? AND doc_id IN (SELECT doc_id FROM r_clusters)",
-        [run_id],
+        "FROM attributions WHERE doc_id IN (SELECT doc_id FROM r_clusters)",
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE r_spans AS SELECT doc_id_a, doc_id_b, relation, containment_a, "
-        "containment_b, spans, source_doc_id FROM pairs WHERE run_id = ?",
+        f"containment_b, spans, source_doc_id FROM pairs WHERE {RUN_OR_WITHIN_CLUSTERS}",
         [run_id],
     )
 

@@ -102,6 +102,9 @@ CLUSTERS = pa.schema(
     [("cluster_id", pa.string()), ("doc_id", pa.string()), ("size", pa.int32()), ("run_id", pa.string())]
 )
 
+# A run that joins clusters of earlier runs keeps the oldest id and records each absorbed one here.
+CLUSTER_MERGES = pa.schema([("cluster_id", pa.string()), ("merged_cluster_id", pa.string()), ("run_id", pa.string())])
+
 ORIGINS = pa.schema(
     [
         ("cluster_id", pa.string()),
@@ -165,6 +168,7 @@ OUTPUT_TABLES: dict[str, pa.Schema] = {
     "segments": SEGMENTS,
     "pairs": PAIRS,
     "clusters": CLUSTERS,
+    "cluster_merges": CLUSTER_MERGES,
     "origins": ORIGINS,
     "attributions": ATTRIBUTIONS,
     "rejects": REJECTS,

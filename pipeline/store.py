@@ -30,6 +30,9 @@ STAGING = "_staging"
 WORK = "_work"
 COMMITTING = "COMMITTING"  # in a run's staging folder: its commit has begun and must be finished
 RUN_ROW = "run.parquet"  # the run's `runs` row, waiting in staging until the tables are in place
+# Matching features of committed runs (signatures, band keys, token hashes): what later runs match new documents
+# against. Internal, not part of the output contract; committed with the run like a table.
+HISTORY = "_history"
 
 
 LOCK = ".wiretrace.lock"
@@ -176,6 +179,10 @@ class RunStore:
         name = f"{self.run_id}-{part}.parquet" if part else f"{self.run_id}.parquet"
         return self.staging / table / name
 
+    def history_path(self, part: str) -> Path:
+        """Where a features shard is written: it serves this run's matching and, once committed, later runs'."""
+        return self.staging / HISTORY / f"{self.run_id}-{part}.parquet"
+
     def stage(self, table: str, data: pa.Table, part: str | None = None) -> Path:
         expected = schema.OUTPUT_TABLES[table]
         if not data.schema.equals(expected):
@@ -197,7 +204,7 @@ class RunStore:
         self._finish_commit()
 
     def _finish_commit(self) -> None:
-        for table in schema.OUTPUT_TABLES:
+        for table in [*schema.OUTPUT_TABLES, HISTORY]:
             if table == "runs":
                 continue
             staged = self.staging / table
@@ -237,6 +244,84 @@ def _committed(root: Path, table: str, columns: str) -> list[tuple]:
         return []
     glob = str(root / table / "*.parquet").replace("'", "''")
     return duckdb.sql(f"SELECT {columns} FROM read_parquet('{glob}', union_by_name=true)").fetchall()
+
+
+def history_files(root: str | Path, days: int, expected: pa.Schema, now: datetime | None = None) -> list[Path]:
+    """Features shards of the committed runs that finished within the last `days` days and were made with the
+    same signature settings (a shard of other settings cannot be compared and is left out)."""
+    root = Path(root)
+    now = now or datetime.now(UTC)
+    recent = {
+        run_id
+        for run_id, finished in _committed(root, "runs", "run_id, finished_at")
+        if finished is not None and (now - finished).total_seconds() <= days * 86400
+    }
+    files = []
+    for path in sorted((root / HISTORY).glob("*.parquet")) if (root / HISTORY).exists() else []:
+        if path.name.rsplit("-", 1)[0] in recent and pq.read_schema(path).equals(expected):
+            files.append(path)
+    return files
+
+
+def committed_rows(root: str | Path, table: str, doc_ids: list[str], columns: list[str] | None = None) -> pa.Table:
+    """The committed rows of `table` (which has a `doc_id` column) for `doc_ids`."""
+    import duckdb
+
+    root = Path(root)
+    fields = columns or schema.OUTPUT_TABLES[table].names
+    target = pa.schema([schema.OUTPUT_TABLES[table].field(c) for c in fields])
+    if not doc_ids or not list((root / table).glob("*.parquet")):
+        return target.empty_table()
+    glob = str(root / table / "*.parquet").replace("'", "''")
+    wanted = pa.table({"doc_id": pa.array(sorted(set(doc_ids)), pa.string())})  # noqa: F841 (read by DuckDB)
+    select = ", ".join(f't."{c}"' for c in fields)
+    sql = f"SELECT {select} FROM read_parquet('{glob}', union_by_name=true) t JOIN wanted USING (doc_id)"
+    out = duckdb.sql(sql).arrow()
+    return (out.read_all() if hasattr(out, "read_all") else out).cast(target)
+
+
+def _duckdb_glob(root: Path, table: str) -> str | None:
+    if not list((root / table).glob("*.parquet")):
+        return None
+    return "read_parquet('" + str(root / table / "*.parquet").replace("'", "''") + "', union_by_name=true)"
+
+
+def current_clusters(root: str | Path, doc_ids: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The current cluster of every member of the committed clusters that hold any of `doc_ids` (a document's
+    current cluster is the one of the latest run that placed it), and the run each of those clusters first
+    appeared in."""
+    import duckdb
+
+    clusters = _duckdb_glob(Path(root), "clusters")
+    if clusters is None or not doc_ids:
+        return {}, {}
+    wanted = pa.table({"doc_id": pa.array(sorted(set(doc_ids)), pa.string())})  # noqa: F841 (read by DuckDB)
+    rows = duckdb.sql(
+        f"""
+        WITH placed AS (SELECT doc_id, arg_max(cluster_id, run_id) AS cluster_id FROM {clusters} GROUP BY doc_id),
+             touched AS (SELECT DISTINCT cluster_id FROM placed JOIN wanted USING (doc_id)),
+             born AS (SELECT cluster_id, min(run_id) AS first_run FROM {clusters} GROUP BY cluster_id)
+        SELECT p.doc_id, p.cluster_id, b.first_run
+        FROM placed p JOIN touched USING (cluster_id) JOIN born b USING (cluster_id)
+        """
+    ).fetchall()
+    return {d: c for d, c, _ in rows}, {c: r for _, c, r in rows}
+
+
+def committed_pairs(root: str | Path, doc_ids: list[str]) -> pa.Table:
+    """Committed `pairs` rows between two of `doc_ids`."""
+    import duckdb
+
+    pairs = _duckdb_glob(Path(root), "pairs")
+    if pairs is None or not doc_ids:
+        return schema.PAIRS.empty_table()
+    wanted = pa.table({"doc_id": pa.array(sorted(set(doc_ids)), pa.string())})  # noqa: F841 (read by DuckDB)
+    out = duckdb.sql(
+        f"""SELECT p.* FROM {pairs} p
+        WHERE p.doc_id_a IN (SELECT doc_id FROM wanted) AND p.doc_id_b IN (SELECT doc_id FROM wanted)"""
+    ).arrow()
+    out = out.read_all() if hasattr(out, "read_all") else out
+    return out.select(schema.PAIRS.names).cast(schema.PAIRS)
 
 
 def committed_documents(root: str | Path) -> dict[str, int]:

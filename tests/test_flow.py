@@ -78,3 +78,73 @@ def test_reruns_add_nothing_and_only_new_files_are_read(prefect_harness, sample_
     assert after["documents"] == before["documents"] + 1 and after["ledger"] == 2 and after["runs"] == 2
     reasons = duckdb.sql(f"SELECT reason FROM '{out}/rejects/*.parquet' WHERE run_id = '{third['run_id']}'").fetchall()
     assert reasons == [("id_reused",)]
+
+
+def story(seed: int, words: int = 140) -> str:
+    """A made-up story of invented words: no two seeds share a passage."""
+    import random
+
+    rng = random.Random(seed)
+    syllables = ["ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "ze", "po", "la", "di", "fu", "ge", "ho", "ja"]
+    body = [
+        "".join(rng.choice(syllables) for _ in range(rng.randint(2, 4))) + ("." if i % 12 == 11 else "")
+        for i in range(words)
+    ]
+    return " ".join(body).capitalize()
+
+
+def write_batch(path, docs: list[tuple[str, str, str, str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [{"id": i, "source": s, "published_at": t, "text": x} for i, s, t, x in docs]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+def test_a_later_batch_grows_and_merges_earlier_clusters(prefect_harness, tmp_path):
+    from flows.batch import BatchParams, run_batch
+
+    wire, other = story(1), story(2)
+    out = tmp_path / "out"
+    write_batch(
+        tmp_path / "in1" / "a.jsonl",
+        [
+            ("wire-1", "wire.example", "2026-11-01T08:00:00Z", wire),
+            ("copy-1", "daily.example", "2026-11-01T10:00:00Z", "Local lead here. " + wire),
+            ("wire-2", "wire.example", "2026-11-01T09:00:00Z", other),
+            ("copy-2", "weekly.example", "2026-11-01T12:00:00Z", other + " Our own closing line."),
+            ("alone", "daily.example", "2026-11-01T13:00:00Z", story(3)),
+        ],
+    )
+    first = run_batch(BatchParams(inputs=[str(tmp_path / "in1")], output=str(out)))
+    con = duckdb.connect()
+
+    def cluster_of(doc_id: str) -> str:
+        sql = f"SELECT arg_max(cluster_id, run_id) FROM '{out}/clusters/*.parquet' WHERE doc_id = ?"
+        return con.execute(sql, [doc_id]).fetchall()[0][0]
+
+    wire_cluster, other_cluster = cluster_of("wire-1"), cluster_of("wire-2")
+    assert wire_cluster and other_cluster and wire_cluster != other_cluster
+    # The next day: a copy of yesterday's wire story, and a round-up that carries both stories.
+    write_batch(
+        tmp_path / "in2" / "b.jsonl",
+        [
+            ("copy-3", "radio.example", "2026-11-02T07:00:00Z", wire + " Stay tuned."),
+            ("roundup", "digest.example", "2026-11-02T08:00:00Z", other + "\n\n" + story(4) + "\n\n" + wire),
+        ],
+    )
+    second = run_batch(BatchParams(inputs=[str(tmp_path / "in2")], output=str(out)))
+    assert second["run_id"] > first["run_id"]
+    cross = con.execute(
+        f"SELECT doc_id_a, doc_id_b FROM '{out}/pairs/*.parquet' WHERE run_id = ?", [second["run_id"]]
+    ).fetchall()
+    assert ("copy-3", "wire-1") in cross and ("copy-1", "copy-3") in cross  # matched against yesterday's run
+    # Both earlier clusters now hold one story each plus the round-up: the older id (first run, then id) survives.
+    survivor = min(wire_cluster, other_cluster)
+    assert {cluster_of(d) for d in ("wire-1", "copy-1", "copy-3", "wire-2", "copy-2", "roundup")} == {survivor}
+    merges = con.execute(f"SELECT cluster_id, merged_cluster_id, run_id FROM '{out}/cluster_merges/*.parquet'")
+    assert merges.fetchall() == [(survivor, max(wire_cluster, other_cluster), second["run_id"])]
+    current = duckdb.connect(str(out / "wiretrace.duckdb"))
+    sizes = current.execute("SELECT cluster_id, any_value(size), count(*) FROM current_clusters GROUP BY 1").fetchall()
+    assert sizes == [(survivor, 6, 6)]
+    origin = current.execute("SELECT cluster_id FROM current_origins").fetchall()
+    assert origin == [(survivor,)]
+    assert cluster_of("alone") is None

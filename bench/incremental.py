@@ -1,0 +1,123 @@
+"""An incremental run: new documents matched against the history earlier runs left in the output folder.
+
+    python bench/incremental.py                          # 20,000 new against 100,000 history documents
+    python bench/incremental.py --history 1000000        # the issue's target size (long: the history run first)
+
+Simulates history + new documents in one ecosystem (so some of the new documents copy history stories), commits
+the history as one run with `wiretrace run`, then times the run of the new documents alone. Prints the time of both
+runs, docs/s, the cross-run pairs found, and the history on disk per document: the signature and band-key columns
+(the issue's budget) and everything matching keeps (token hashes and offsets for alignment included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pipeline import store  # noqa: E402
+from pipeline.simulate import SimulationConfig, simulate  # noqa: E402
+
+
+def split_corpus(folder: Path, history: int, target: Path) -> tuple[Path, Path]:
+    """The simulated documents as two inputs: the first `history` and the rest."""
+    old, new = target / "history", target / "new"
+    old.mkdir(parents=True)
+    new.mkdir(parents=True)
+    with (old / "docs.jsonl").open("wb") as a, (new / "docs.jsonl").open("wb") as b:
+        n = 0
+        for shard in sorted((folder / "corpus").glob("*.jsonl")):
+            with shard.open("rb") as src:
+                for line in src:
+                    (a if n < history else b).write(line)
+                    n += 1
+    return old, new
+
+
+def timed_run(inputs: Path, output: Path) -> float:
+    t = time.perf_counter()
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from flows.cli import main; raise SystemExit(main())",
+            "run",
+            "--input",
+            str(inputs),
+            "--output",
+            str(output),
+        ],
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - t
+
+
+def history_bytes(output: Path) -> tuple[int, int, int]:
+    """(documents, bytes of the minhash and band_keys columns, bytes of every history file) on disk."""
+    docs = signature = total = 0
+    for path in sorted((output / store.HISTORY).glob("*.parquet")):
+        meta = pq.ParquetFile(path).metadata
+        docs += meta.num_rows
+        total += path.stat().st_size
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            for c in range(group.num_columns):
+                column = group.column(c)
+                if column.path_in_schema.split(".")[0] in ("minhash", "band_keys"):
+                    signature += column.total_compressed_size
+    return docs, signature, total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--history", type=int, default=100_000, help="history documents (default: 100000)")
+    parser.add_argument("--new", type=int, default=20_000, help="new documents (default: 20000)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        t = time.perf_counter()
+        simulate(SimulationConfig(docs=args.history + args.new, seed=5, shard_docs=1_000_000), work / "sim")
+        print(f"simulated {args.history + args.new:,} documents in {time.perf_counter() - t:.1f} s")
+        old, new = split_corpus(work / "sim", args.history, work)
+        output = work / "out"
+        first = timed_run(old, output)
+        print(f"history run: {args.history:,} documents in {first:.1f} s ({args.history / first:,.0f} docs/s)")
+        hist_docs, signature, total = history_bytes(output)
+        print(
+            f"history on disk: {signature / hist_docs:,.0f} B/doc for signatures and band keys, "
+            f"{total / hist_docs:,.0f} B/doc with token hashes and offsets ({hist_docs:,} documents)"
+        )
+        second = timed_run(new, output)
+        con = duckdb.connect()
+        runs = con.execute(f"SELECT run_id, counts FROM '{output}/runs/*.parquet' ORDER BY run_id").fetchall()
+        counts = json.loads(runs[-1][1])
+        cross = con.execute(
+            f"""SELECT count(*) FROM '{output}/pairs/*.parquet' p
+            JOIN '{output}/documents/*.parquet' a ON a.doc_id = p.doc_id_a
+            JOIN '{output}/documents/*.parquet' b ON b.doc_id = p.doc_id_b
+            WHERE p.run_id = ? AND a.run_id <> b.run_id""",
+            [runs[-1][0]],
+        ).fetchall()[0][0]
+        print(
+            f"incremental run: {args.new:,} new against {hist_docs:,} history documents in {second:.1f} s "
+            f"({args.new / second:,.0f} docs/s); {counts.get('pairs', 0):,} pairs, {cross:,} across runs; "
+            f"{counts.get('clusters_grown', 0):,} earlier clusters grown, {counts.get('cluster_merges', 0):,} merged"
+        )
+        ratio = second / (first * args.new / args.history)
+        print(f"incremental run / same-size share of the history run: {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
