@@ -59,3 +59,13 @@ def test_cluster_ids_are_deterministic_and_order_independent():
 def test_shared_quote_and_unknown_relations_do_not_cluster():
     edges = [("a", "b", "shared_quote", 30)]
     assert cluster.components(pairs(edges), ClusterConfig()) == []
+
+
+def test_stable_ids_keep_grown_clusters_and_merge_into_the_oldest():
+    previous = {"a": "c_old", "b": "c_old", "x": "c_new", "y": "c_new", "p": "c_alone", "q": "c_alone"}
+    first_seen = {"c_old": "run1", "c_new": "run2", "c_alone": "run1"}
+    groups = [["a", "b", "n1", "x", "y"], ["p", "q", "n2"], ["n3", "n4"]]
+    ids, merges = cluster.stable_ids(groups, previous, first_seen)
+    assert ids[0] == "c_old" and merges == [("c_old", "c_new")]  # the older survives though its id sorts later
+    assert ids[1] == "c_alone"  # grown, not renamed
+    assert ids[2] not in first_seen and ids[2] == cluster.stable_ids([["n4", "n3"]], {}, {})[0][0]

@@ -188,3 +188,22 @@ def test_a_run_killed_before_its_commit_leaves_no_rows(tmp_path):
     assert published(root) == (0, [])
     store.RunStore(root, "r2").prepare()
     assert published(root) == (0, []) and [p.name for p in (root / store.STAGING).iterdir()] == ["r2"]
+
+
+def test_history_holds_only_recent_runs_with_the_same_signature_settings(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime(2026, 11, 21, 12, tzinfo=UTC)
+    features = schema.features_schema(num_perm=16, bands=4)
+    other = schema.features_schema(num_perm=32, bands=4)
+    for run_id, age_days, shard_schema in (("r1", 40, features), ("r2", 3, features), ("r3", 1, other)):
+        run = store.RunStore(tmp_path, run_id)
+        run.prepare()
+        store.write_parquet(shard_schema.empty_table(), run.history_path("00000"))
+        run.commit({"run_id": run_id, "finished_at": now - timedelta(days=age_days), "status": "completed"})
+    names = [p.name for p in store.history_files(tmp_path, 30, features, now=now)]
+    assert names == ["r2-00000.parquet"]  # r1 is older than the window, r3 was signed with other settings
+    assert [p.name for p in store.history_files(tmp_path, 60, features, now=now)] == [
+        "r1-00000.parquet",
+        "r2-00000.parquet",
+    ]
