@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -37,6 +38,8 @@ from pipeline import (
     store,
 )
 from pipeline.config import Config
+
+HISTORY_ROW_GROUP = 256  # rows per Parquet row group of a features shard: what a later run reads per hit
 
 
 class BatchParams(BaseModel):
@@ -132,7 +135,8 @@ def featurize_task(params: BatchParams, run_id: str, shards: list[tuple[int, str
         run.stage("documents", documents, f"{number:05d}")
         run.stage("segments", segments, f"{number:05d}")
         run.stage("attributions", credits.attributions_table(documents, run_id), f"{number:05d}")
-        paths.append(str(store.write_parquet(features, run.history_path(f"{number:05d}"))))
+        history = run.history_path(f"{number:05d}")
+        paths.append(str(store.write_parquet(features, history, row_group_size=HISTORY_ROW_GROUP)))
         Path(raw_path).unlink(missing_ok=True)
         progress.current().advance("signatures")
     return paths
@@ -270,13 +274,35 @@ def _doc_facts(params: BatchParams, run: store.RunStore, doc_ids: list[str]) -> 
     return provenance.doc_facts(documents, attributions)
 
 
-def _history_paths(params: BatchParams, feature_paths: list[str]) -> list[str]:
-    """Features shards of earlier runs within the history window that this run's can be compared with."""
+@task(name="history", cache_policy=NO_CACHE, persist_result=False)
+def history_task(params: BatchParams, run_id: str, feature_paths: list[str]) -> list[str]:
+    """The rows of earlier runs' features (within the history window, same signature settings) that can pair with
+    this run's documents, one pruned file per history shard with any: a run reads one history shard at a time and
+    keeps only what it may match, so memory stays bounded by the shard size, not the history size."""
     days = params.config.run.history_days
     if not days or not feature_paths:
         return []
-    expected = pq.read_schema(feature_paths[0])
-    return [str(p) for p in store.history_files(params.output, days, expected)]
+    run = _store(params, run_id)
+    paths = store.history_files(params.output, days, pq.read_schema(feature_paths[0]))
+    progress.current().stage("history", len(paths))
+    new = [pq.read_table(p, columns=["band_keys", "shingles"]) for p in feature_paths]
+    new_keys = np.concatenate([candidates.band_key_matrix(t) for t in new])
+    sample = params.config.candidates.passage_sample
+    new_sampled = np.unique(np.concatenate([candidates.sampled_shingles(t, sample)[0] for t in new]))
+    pruned = []
+    for number, path in enumerate(paths):
+        file = pq.ParquetFile(path)
+        hit = candidates.history_rows(file.read(columns=["band_keys", "shingles"]), new_keys, new_sampled, sample)
+        if hit.any():
+            # Only the row groups holding a hit are read whole (tokens and offsets are most of a shard's bytes).
+            sizes = [file.metadata.row_group(g).num_rows for g in range(file.num_row_groups)]
+            starts = np.cumsum([0, *sizes])
+            groups = [g for g in range(len(sizes)) if hit[starts[g] : starts[g + 1]].any()]
+            keep = np.concatenate([hit[starts[g] : starts[g + 1]] for g in groups])
+            rows = file.read_row_groups(groups).filter(pa.array(keep))
+            pruned.append(str(store.write_parquet(rows, run.work_path(f"history-{number:05d}.parquet"))))
+        progress.current().advance("history")
+    return pruned
 
 
 def _versions() -> dict[str, str]:
@@ -332,7 +358,7 @@ def _batch(params: BatchParams, run_id: str, started: datetime, clock: float) ->
     if not feature_paths:
         for table in ("documents", "segments", "attributions"):
             run.stage(table, schema.OUTPUT_TABLES[table].empty_table())
-    history = _history_paths(params, feature_paths)
+    history = history_task(params, run_id, feature_paths)
     feature_paths = history + feature_paths
     cand_path, n_candidates, shards_a = candidates_task(params, run_id, feature_paths, len(history))
     report.stage("verify", len(shards_a))

@@ -66,6 +66,30 @@ def has_shingles(features: pa.Table) -> np.ndarray:
     return np.diff(column.offsets.to_numpy()) > 0
 
 
+def sampled_shingles(features: pa.Table, sample: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fingerprints, row of each) of the shingles the passage index samples: one in `sample` by value."""
+    column = features.column("shingles").combine_chunks()
+    fp = column.values.to_numpy()
+    row = np.repeat(np.arange(features.num_rows, dtype=np.int64), np.diff(column.offsets.to_numpy()))
+    keep = fp % np.uint64(max(sample, 1)) == 0
+    return fp[keep], row[keep]
+
+
+def history_rows(history: pa.Table, new_keys: np.ndarray, new_sampled: np.ndarray, sample: int) -> np.ndarray:
+    """Rows of an earlier run's features (`band_keys`, `shingles`) that can become candidates of a new document:
+    those sharing a band key in the same band, or (with `sample` > 0) a sampled shingle, with any new document.
+    `new_sampled` is sorted and distinct. Every other row can pair only with history, which earlier runs did."""
+    keys = band_key_matrix(history)
+    hit = np.zeros(history.num_rows, dtype=bool)
+    for band in range(min(keys.shape[1], new_keys.shape[1])):
+        hit |= np.isin(keys[:, band], new_keys[:, band])
+    if sample and len(new_sampled):
+        fp, row = sampled_shingles(history, sample)
+        pos = np.minimum(np.searchsorted(new_sampled, fp), len(new_sampled) - 1)
+        hit[row[new_sampled[pos] == fp]] = True
+    return hit & has_shingles(history)
+
+
 def passage_pairs(feature_tables: list[pa.Table], sample: int, max_df: int, min_shared: int) -> np.ndarray:
     """(n x 2) global row pairs that share at least `min_shared` sampled rare shingles: passage-level candidates.
 
@@ -76,12 +100,9 @@ def passage_pairs(feature_tables: list[pa.Table], sample: int, max_df: int, min_
     values, docs = [], []
     base = 0
     for table in feature_tables:
-        column = table.column("shingles").combine_chunks()
-        fp = column.values.to_numpy()
-        doc = np.repeat(np.arange(table.num_rows, dtype=np.int64) + base, np.diff(column.offsets.to_numpy()))
-        keep = fp % np.uint64(sample) == 0
-        values.append(fp[keep])
-        docs.append(doc[keep])
+        fp, row = sampled_shingles(table, sample)
+        values.append(fp)
+        docs.append(row + base)
         base += table.num_rows
     if not values or base == 0:
         return np.zeros((0, 2), dtype=np.int64)

@@ -100,3 +100,31 @@ def test_passage_index_finds_a_paragraph_inside_long_articles_and_skips_common_s
     assert pairs.get((0, 1)) is True
     # The stock phrase ends 120 documents: more than passage_max_df, so it links none of them.
     assert len(pairs) < 5
+
+
+def test_history_rows_keep_only_what_can_pair_with_a_new_document():
+    def features(keys, shingles):
+        return pa.table(
+            {
+                "band_keys": pa.array(keys, pa.list_(pa.uint64(), 2)),
+                "shingles": pa.array(shingles, pa.list_(pa.uint64())),
+            }
+        )
+
+    new = features([[10, 20]], [[8, 12, 16, 5]])
+    history = features(
+        [[10, 99], [20, 98], [1, 2], [3, 4], [10, 20]],
+        [[1, 3], [1, 3], [12, 7], [9, 11], []],  # 12 is a shingle the new document's sample holds
+    )
+    new_sampled = np.unique(candidates.sampled_shingles(new, 4)[0])
+    hit = candidates.history_rows(history, candidates.band_key_matrix(new), new_sampled, 4)
+    # same key in the same band; the same value in another band is no match; a shared sampled shingle;
+    # nothing shared; no shingles at all.
+    assert hit.tolist() == [True, False, True, False, False]
+    assert candidates.history_rows(history, candidates.band_key_matrix(new), new_sampled, 0).tolist() == [
+        True,
+        False,
+        False,
+        False,
+        False,
+    ]
