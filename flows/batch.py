@@ -287,12 +287,14 @@ def history_task(params: BatchParams, run_id: str, feature_paths: list[str]) -> 
     progress.current().stage("history", len(paths))
     new = [pq.read_table(p, columns=["band_keys", "shingles"]) for p in feature_paths]
     new_keys = np.concatenate([candidates.band_key_matrix(t) for t in new])
-    sample = params.config.candidates.passage_sample
+    sample, min_shared = params.config.candidates.passage_sample, params.config.candidates.passage_min_shared
     new_sampled = np.unique(np.concatenate([candidates.sampled_shingles(t, sample)[0] for t in new]))
     pruned = []
     for number, path in enumerate(paths):
         file = pq.ParquetFile(path)
-        hit = candidates.history_rows(file.read(columns=["band_keys", "shingles"]), new_keys, new_sampled, sample)
+        hit = candidates.history_rows(
+            file.read(columns=["band_keys", "shingles"]), new_keys, new_sampled, sample, min_shared
+        )
         if hit.any():
             # Only the row groups holding a hit are read whole (tokens and offsets are most of a shard's bytes).
             sizes = [file.metadata.row_group(g).num_rows for g in range(file.num_row_groups)]

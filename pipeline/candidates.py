@@ -75,10 +75,13 @@ def sampled_shingles(features: pa.Table, sample: int) -> tuple[np.ndarray, np.nd
     return fp[keep], row[keep]
 
 
-def history_rows(history: pa.Table, new_keys: np.ndarray, new_sampled: np.ndarray, sample: int) -> np.ndarray:
+def history_rows(
+    history: pa.Table, new_keys: np.ndarray, new_sampled: np.ndarray, sample: int, min_shared: int = 1
+) -> np.ndarray:
     """Rows of an earlier run's features (`band_keys`, `shingles`) that can become candidates of a new document:
-    those sharing a band key in the same band, or (with `sample` > 0) a sampled shingle, with any new document.
-    `new_sampled` is sorted and distinct. Every other row can pair only with history, which earlier runs did."""
+    those sharing a band key in the same band, or (with `sample` > 0) at least `min_shared` sampled shingles, with
+    the new documents (`new_sampled`: sorted, distinct). A row that shares fewer with all new documents together
+    shares fewer with each, so it can pair only with history, which earlier runs did."""
     keys = band_key_matrix(history)
     hit = np.zeros(history.num_rows, dtype=bool)
     for band in range(min(keys.shape[1], new_keys.shape[1])):
@@ -86,7 +89,8 @@ def history_rows(history: pa.Table, new_keys: np.ndarray, new_sampled: np.ndarra
     if sample and len(new_sampled):
         fp, row = sampled_shingles(history, sample)
         pos = np.minimum(np.searchsorted(new_sampled, fp), len(new_sampled) - 1)
-        hit[row[new_sampled[pos] == fp]] = True
+        shared = np.bincount(row[new_sampled[pos] == fp], minlength=history.num_rows)
+        hit |= shared >= min_shared
     return hit & has_shingles(history)
 
 

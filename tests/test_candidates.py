@@ -121,6 +121,9 @@ def test_history_rows_keep_only_what_can_pair_with_a_new_document():
     # same key in the same band; the same value in another band is no match; a shared sampled shingle;
     # nothing shared; no shingles at all.
     assert hit.tolist() == [True, False, True, False, False]
+    # Passage candidates need two shared sampled shingles: one is not enough to keep a row for them.
+    two = candidates.history_rows(history, candidates.band_key_matrix(new), new_sampled, 4, min_shared=2)
+    assert two.tolist() == [True, False, False, False, False]
     assert candidates.history_rows(history, candidates.band_key_matrix(new), new_sampled, 0).tolist() == [
         True,
         False,
