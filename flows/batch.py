@@ -208,13 +208,13 @@ def resolve_task(params: BatchParams, run_id: str, pair_paths: list[str]) -> dic
     clustering = pairs.filter(pc.is_in(pairs.column("relation"), pa.array(align.CLUSTERING_RELATIONS)))
     linked = sorted(set(clustering.column("doc_id_a").to_pylist()) | set(clustering.column("doc_id_b").to_pylist()))
     previous, first_seen = store.current_clusters(params.output, linked)
-    edges = pa.concat_tables([pairs.select(EDGE_COLUMNS).cast(_cluster_edges({}).schema), _cluster_edges(previous)])
+    edges = pa.concat_tables([pairs.select(EDGE_SCHEMA.names).cast(EDGE_SCHEMA), _cluster_edges(previous)])
     groups = cluster.components(edges, params.config.cluster)
     members = sorted({d for g in groups for d in g})
     facts = _doc_facts(params, run, members)
     pairs = provenance.direct_pairs(pairs, facts)
     ids, merges = cluster.stable_ids(groups, previous, first_seen)
-    clusters = cluster.clusters_table(pairs, params.config.cluster, run_id, groups, ids)
+    clusters = cluster.members_table(groups, ids, run_id)
     agencies = {f.agency for f in facts.values() if f.agency}
     evidence = pa.concat_tables([pairs, store.committed_pairs(params.output, members)]) if previous else pairs
     origins = provenance.origins_table(clusters, evidence, facts, agencies, run_id)
@@ -234,7 +234,8 @@ def resolve_task(params: BatchParams, run_id: str, pair_paths: list[str]) -> dic
     return counts
 
 
-EDGE_COLUMNS = ["doc_id_a", "doc_id_b", "relation", "shared_shingles"]
+# What clustering reads of a pair.
+EDGE_SCHEMA = pa.schema([schema.PAIRS.field(c) for c in ("doc_id_a", "doc_id_b", "relation", "shared_shingles")])
 
 
 def _cluster_edges(previous: dict[str, str]) -> pa.Table:
@@ -250,7 +251,7 @@ def _cluster_edges(previous: dict[str, str]) -> pa.Table:
     n = len(a)
     return pa.table(
         {"doc_id_a": a, "doc_id_b": b, "relation": [align.EXACT] * n, "shared_shingles": [2**31 - 1] * n}
-    ).cast(pa.schema([schema.PAIRS.field(c) for c in EDGE_COLUMNS]))
+    ).cast(EDGE_SCHEMA)
 
 
 def _doc_facts(params: BatchParams, run: store.RunStore, doc_ids: list[str]) -> dict[str, provenance.DocFacts]:
@@ -372,6 +373,7 @@ def _batch(params: BatchParams, run_id: str, started: datetime, clock: float) ->
     resolved = resolve_task(params, run_id, pair_paths)
     counts = {
         **runner_shards["stats"],
+        "history_rows": sum(pq.ParquetFile(p).metadata.num_rows for p in history),
         "candidates": n_candidates,
         **resolved,
         "seconds": round(time.perf_counter() - clock, 3),

@@ -326,8 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     views = sub.add_parser(
         "views",
         help="create OUTPUT/wiretrace.duckdb with the analyst views",
-        description="Views: documents, pairs, clusters, origins, attributions, segments, rejects, runs, "
-        "cluster_members, copies_without_credit, outlet_reuse_daily, outlet_agency_takes.",
+        description="Views: documents, pairs, clusters, cluster_merges, origins, attributions, segments, rejects, "
+        "runs, current_clusters, current_origins, cluster_members, copies_without_credit, outlet_reuse_daily, "
+        "outlet_agency_takes.",
     )
     views.add_argument("--output", default=DEFAULT_OUTPUT, metavar="DIR", help="pipeline output folder")
     views.set_defaults(func=cmd_views)

@@ -97,19 +97,16 @@ def stable_ids(
     return ids, merges
 
 
-def clusters_table(
-    pairs: pa.Table,
-    cfg: ClusterConfig,
-    run_id: str,
-    groups: list[list[str]] | None = None,
-    ids: list[str] | None = None,
-) -> pa.Table:
-    """The `clusters` table: one row per member of every multi-member cluster (of `groups` with `ids` when
-    given, else of the components of `pairs`)."""
+def clusters_table(pairs: pa.Table, cfg: ClusterConfig, run_id: str) -> pa.Table:
+    """The `clusters` table of one run on its own: every multi-member component of `pairs`, ids from members."""
+    groups = components(pairs, cfg)
+    return members_table(groups, [cluster_id(g) for g in groups], run_id)
+
+
+def members_table(groups: list[list[str]], ids: list[str], run_id: str) -> pa.Table:
+    """The `clusters` table: one row per member of every group, under the group's id."""
     rows: dict[str, list] = {"cluster_id": [], "doc_id": [], "size": [], "run_id": []}
-    groups = components(pairs, cfg) if groups is None else groups
-    for index, members in enumerate(groups):
-        cid = cluster_id(members) if ids is None else ids[index]
+    for cid, members in zip(ids, groups, strict=True):
         for doc_id in members:
             rows["cluster_id"].append(cid)
             rows["doc_id"].append(doc_id)

@@ -237,13 +237,22 @@ def table_globs(root: str | Path) -> dict[str, str]:
     return {table: str(Path(root) / table / "*.parquet") for table in schema.OUTPUT_TABLES}
 
 
+def _id_table(doc_ids: list[str]) -> pa.Table:
+    return pa.table({"doc_id": pa.array(sorted(set(doc_ids)), pa.string())})
+
+
+def _duckdb_source(root: Path, table: str) -> str | None:
+    """The `read_parquet(...)` expression over a committed table's files; None while it has none."""
+    if not list((root / table).glob("*.parquet")):
+        return None
+    return "read_parquet('" + str(root / table / "*.parquet").replace("'", "''") + "', union_by_name=true)"
+
+
 def _committed(root: Path, table: str, columns: str) -> list[tuple]:
     import duckdb
 
-    if not list((root / table).glob("*.parquet")):
-        return []
-    glob = str(root / table / "*.parquet").replace("'", "''")
-    return duckdb.sql(f"SELECT {columns} FROM read_parquet('{glob}', union_by_name=true)").fetchall()
+    source = _duckdb_source(root, table)
+    return [] if source is None else duckdb.sql(f"SELECT {columns} FROM {source}").fetchall()
 
 
 def history_files(root: str | Path, days: int, expected: pa.Schema, now: datetime | None = None) -> list[Path]:
@@ -267,23 +276,15 @@ def committed_rows(root: str | Path, table: str, doc_ids: list[str], columns: li
     """The committed rows of `table` (which has a `doc_id` column) for `doc_ids`."""
     import duckdb
 
-    root = Path(root)
     fields = columns or schema.OUTPUT_TABLES[table].names
     target = pa.schema([schema.OUTPUT_TABLES[table].field(c) for c in fields])
-    if not doc_ids or not list((root / table).glob("*.parquet")):
+    source = _duckdb_source(Path(root), table)
+    if source is None or not doc_ids:
         return target.empty_table()
-    glob = str(root / table / "*.parquet").replace("'", "''")
-    wanted = pa.table({"doc_id": pa.array(sorted(set(doc_ids)), pa.string())})  # noqa: F841 (read by DuckDB)
+    wanted = _id_table(doc_ids)  # noqa: F841 (read by DuckDB)
     select = ", ".join(f't."{c}"' for c in fields)
-    sql = f"SELECT {select} FROM read_parquet('{glob}', union_by_name=true) t JOIN wanted USING (doc_id)"
-    out = duckdb.sql(sql).arrow()
+    out = duckdb.sql(f"SELECT {select} FROM {source} t JOIN wanted USING (doc_id)").arrow()
     return (out.read_all() if hasattr(out, "read_all") else out).cast(target)
-
-
-def _duckdb_glob(root: Path, table: str) -> str | None:
-    if not list((root / table).glob("*.parquet")):
-        return None
-    return "read_parquet('" + str(root / table / "*.parquet").replace("'", "''") + "', union_by_name=true)"
 
 
 def current_clusters(root: str | Path, doc_ids: list[str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -292,10 +293,10 @@ def current_clusters(root: str | Path, doc_ids: list[str]) -> tuple[dict[str, st
     appeared in."""
     import duckdb
 
-    clusters = _duckdb_glob(Path(root), "clusters")
+    clusters = _duckdb_source(Path(root), "clusters")
     if clusters is None or not doc_ids:
         return {}, {}
-    wanted = pa.table({"doc_id": pa.array(sorted(set(doc_ids)), pa.string())})  # noqa: F841 (read by DuckDB)
+    wanted = _id_table(doc_ids)  # noqa: F841 (read by DuckDB)
     rows = duckdb.sql(
         f"""
         WITH placed AS (SELECT doc_id, arg_max(cluster_id, run_id) AS cluster_id FROM {clusters} GROUP BY doc_id),
@@ -312,10 +313,10 @@ def committed_pairs(root: str | Path, doc_ids: list[str]) -> pa.Table:
     """Committed `pairs` rows between two of `doc_ids`."""
     import duckdb
 
-    pairs = _duckdb_glob(Path(root), "pairs")
+    pairs = _duckdb_source(Path(root), "pairs")
     if pairs is None or not doc_ids:
         return schema.PAIRS.empty_table()
-    wanted = pa.table({"doc_id": pa.array(sorted(set(doc_ids)), pa.string())})  # noqa: F841 (read by DuckDB)
+    wanted = _id_table(doc_ids)  # noqa: F841 (read by DuckDB)
     out = duckdb.sql(
         f"""SELECT p.* FROM {pairs} p
         WHERE p.doc_id_a IN (SELECT doc_id FROM wanted) AND p.doc_id_b IN (SELECT doc_id FROM wanted)"""

@@ -133,6 +133,7 @@ def test_a_later_batch_grows_and_merges_earlier_clusters(prefect_harness, tmp_pa
     )
     second = run_batch(BatchParams(inputs=[str(tmp_path / "in2")], output=str(out)))
     assert second["run_id"] > first["run_id"]
+    assert 0 < second["counts"]["history_rows"] < 5  # the unrelated story of the first batch is not read again
     cross = con.execute(
         f"SELECT doc_id_a, doc_id_b FROM '{out}/pairs/*.parquet' WHERE run_id = ?", [second["run_id"]]
     ).fetchall()
