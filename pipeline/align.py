@@ -13,10 +13,9 @@ import numpy as np
 import pyarrow as pa
 from rapidfuzz.distance import Indel
 
-from pipeline import schema
+from pipeline import kernels, schema
 from pipeline.config import VerifyConfig
 from pipeline.normalize import quote_spans  # noqa: F401 - part of this stage's interface
-from pipeline.signatures import FINGERPRINT_BITS
 
 EXACT = "exact"
 NEAR_DUPLICATE = "near_duplicate"
@@ -137,40 +136,17 @@ class FeatureView:
         return int(self.token_starts[base + first]), int(self.token_ends[base + last])
 
 
-def _segments(values: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The concatenated segments `values[offsets[r]:offsets[r+1]]` for each r in `rows`, and their lengths."""
-    starts = offsets[rows]
-    lengths = offsets[rows + 1] - starts
-    total = int(lengths.sum())
-    if total == 0:
-        return values[:0], lengths
-    shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-    return values[np.arange(total) + shift], lengths
-
-
-_CHUNK_PAIRS = 1 << 14
-
-
 def shared_counts(view_a: FeatureView, view_b: FeatureView, rows_a: np.ndarray, rows_b: np.ndarray) -> np.ndarray:
-    """Number of shared shingle fingerprints of each pair (view_a[rows_a[i]], view_b[rows_b[i]]), all at once.
-
-    Each pair's two sorted fingerprint sets are tagged with the pair's index in the top bits and laid end to end;
-    one stable sort merges the two sorted runs (timsort: linear), and a shared fingerprint is an adjacent equal
-    pair. No Python runs per pair.
-    """
-    out = np.zeros(len(rows_a), dtype=np.int64)
-    for start in range(0, len(rows_a), _CHUNK_PAIRS):
-        ra, rb = rows_a[start : start + _CHUNK_PAIRS], rows_b[start : start + _CHUNK_PAIRS]
-        tag = np.arange(len(ra), dtype=np.uint64) << np.uint64(FINGERPRINT_BITS)
-        values_a, len_a = _segments(view_a.shingle_values, view_a.shingle_offsets, ra)
-        values_b, len_b = _segments(view_b.shingle_values, view_b.shingle_offsets, rb)
-        merged = np.concatenate([values_a | np.repeat(tag, len_a), values_b | np.repeat(tag, len_b)])
-        merged.sort(kind="stable")
-        equal = merged[1:][merged[1:] == merged[:-1]]
-        out[start : start + len(ra)] = np.bincount(
-            (equal >> np.uint64(FINGERPRINT_BITS)).astype(np.int64), minlength=len(ra)
-        )
-    return out
+    """Number of shared shingle fingerprints of each pair (view_a[rows_a[i]], view_b[rows_b[i]]), all at once: a
+    compiled linear merge of the two sorted sets per pair (25x faster than merging them with one numpy sort)."""
+    return kernels.intersection_sizes(
+        view_a.shingle_values,
+        view_a.shingle_offsets,
+        np.ascontiguousarray(rows_a, dtype=np.int64),
+        view_b.shingle_values,
+        view_b.shingle_offsets,
+        np.ascontiguousarray(rows_b, dtype=np.int64),
+    )
 
 
 def _token_string(tokens: np.ndarray) -> str:
@@ -189,28 +165,45 @@ MAX_PASSES = 4
 
 
 def passages(sa: str, sb: str, min_words: int) -> list[tuple[int, int, int, int]]:
-    """Aligned passages (a_first, a_last, b_first, b_last token indices, inclusive) of two token strings.
+    """Aligned passages (a_first, a_last, b_first, b_last token indices, inclusive) of two token strings."""
+    return alignment(sa, sb, min_words)[0]
 
-    rapidfuzz's Indel opcodes give one monotonic alignment; its equal blocks are joined across small gaps. Aligning
-    again what earlier passes left unmatched finds passages the copy moved (swapped or reordered paragraphs)."""
+
+def alignment(sa: str, sb: str, min_words: int) -> tuple[list[tuple[int, int, int, int]], float]:
+    """The aligned passages of two token strings and their Indel similarity (2 x LCS / total length).
+
+    rapidfuzz's Indel alignment gives one monotonic alignment; its equal blocks are joined across small gaps.
+    Aligning again what earlier passes left unmatched finds passages the copy moved (swapped or reordered
+    paragraphs). The first pass is a longest common subsequence, so its matched length gives the similarity."""
     found: list[tuple[int, int, int, int]] = []
     original_a, original_b = sa, sb
     free_a, free_b = len(sa), len(sb)
-    for _ in range(MAX_PASSES):
+    blocks = Indel.opcodes(sa, sb).as_matching_blocks()
+    similarity = 2 * sum(size for _, _, size in blocks) / max(1, len(sa) + len(sb))
+    for step in range(MAX_PASSES):
         if min(free_a, free_b) < min_words:
             break  # too little left unmatched on one side to hold another passage
-        new = _monotonic_passages(sa, sb, min_words)
+        if step:
+            blocks = Indel.opcodes(sa, sb).as_matching_blocks()
+        new = _monotonic_passages(blocks, min_words)
         if not new:
             break
         found += new
         free_a -= sum(a1 - a0 + 1 for a0, a1, _, _ in new)
         free_b -= sum(b1 - b0 + 1 for _, _, b0, b1 in new)
-        a_chars, b_chars = list(sa), list(sb)
-        for a0, a1, b0, b1 in new:
-            a_chars[a0 : a1 + 1] = "\x00" * (a1 - a0 + 1)
-            b_chars[b0 : b1 + 1] = "\x01" * (b1 - b0 + 1)
-        sa, sb = "".join(a_chars), "".join(b_chars)
-    return sorted(_extended(p, original_a, original_b) for p in found)
+        sa = _masked(sa, [(a0, a1) for a0, a1, _, _ in new], "\x00")
+        sb = _masked(sb, [(b0, b1) for _, _, b0, b1 in new], "\x01")
+    return sorted(_extended(p, original_a, original_b) for p in found), similarity
+
+
+def _masked(s: str, ranges: list[tuple[int, int]], fill: str) -> str:
+    """`s` with each inclusive range replaced by `fill` characters (which match nothing on the other side)."""
+    pieces, cursor = [], 0
+    for first, last in sorted(ranges):
+        pieces += [s[cursor:first], fill * (last - first + 1)]
+        cursor = last + 1
+    pieces.append(s[cursor:])
+    return "".join(pieces)
 
 
 def _extended(p: tuple[int, int, int, int], sa: str, sb: str) -> tuple[int, int, int, int]:
@@ -229,19 +222,19 @@ MIN_DENSITY = 0.8
 MIN_RUN = 5
 
 
-def _monotonic_passages(sa: str, sb: str, min_words: int) -> list[tuple[int, int, int, int]]:
-    out: list[list[int]] = []  # a0, a1, b0, b1, matched, longest run
-    for op in Indel.opcodes(sa, sb):
-        if op.tag != "equal":
+def _monotonic_passages(blocks: list, min_words: int) -> list[tuple[int, int, int, int]]:
+    """Equal blocks (a, b, size) of one alignment joined across gaps of at most MAX_GAP tokens on both sides."""
+    out: list[list[int]] = []  # a0, a1, b0, b1 (exclusive ends), matched, longest run
+    for a, b, run in blocks:
+        if not run:
             continue
-        run = op.src_end - op.src_start
-        if out and op.src_start - out[-1][1] <= MAX_GAP and op.dest_start - out[-1][3] <= MAX_GAP:
+        if out and a - out[-1][1] <= MAX_GAP and b - out[-1][3] <= MAX_GAP:
             last = out[-1]
-            last[1], last[3] = op.src_end, op.dest_end
+            last[1], last[3] = a + run, b + run
             last[4] += run
             last[5] = max(last[5], run)
         else:
-            out.append([op.src_start, op.src_end, op.dest_start, op.dest_end, run, run])
+            out.append([a, a + run, b, b + run, run, run])
     return [
         (a0, a1 - 1, b0, b1 - 1)
         for a0, a1, b0, b1, matched, longest in out
@@ -270,22 +263,22 @@ def verify_pairs(
     shared = shared_counts(view_a, view_b, rows_a, rows_b)
     size_a = np.diff(view_a.shingle_offsets)[rows_a]
     size_b = np.diff(view_b.shingle_offsets)[rows_b]
+    same_body = view_a.body_hashes[rows_a] == view_b.body_hashes[rows_b]
+    # Whatever can still be kept: the same body, a near duplicate, or enough shared shingles to hold a passage.
+    near = np.minimum(shared / np.maximum(size_a, 1), shared / np.maximum(size_b, 1)) >= cfg.near_duplicate_containment
+    worth = (shared > 0) & (same_body | near | (shared >= cfg.partial_min_shared_shingles))
     out: dict[str, list] = {name: [] for name in schema.PAIRS.names}
-    for i in np.flatnonzero(shared > 0).tolist():
+    for i in np.flatnonzero(worth).tolist():
         ra, rb = int(rows_a[i]), int(rows_b[i])
         o = _overlap_from_counts(int(shared[i]), int(size_a[i]), int(size_b[i]))
-        same_body = bool(view_a.body_hashes[ra] == view_b.body_hashes[rb])
-        near = min(o.containment_a, o.containment_b) >= cfg.near_duplicate_containment
-        if not (same_body or near or o.shared >= cfg.partial_min_shared_shingles):
-            continue
         sa, sb = _token_string(view_a.tokens(ra)), _token_string(view_b.tokens(rb))
-        found = passages(sa, sb, cfg.min_passage_words)
+        found, similarity = alignment(sa, sb, cfg.min_passage_words)
         longest = max((a1 - a0 + 1 for a0, a1, _, _ in found), default=0)
         spans = [(view_a.token_span(ra, a0, a1), view_b.token_span(rb, b0, b1)) for a0, a1, b0, b1 in found]
         quote_only = bool(spans) and all(
             mostly_quoted(x, view_a.quotes(ra)) or mostly_quoted(y, view_b.quotes(rb)) for x, y in spans
         )
-        kept = relation(o, same_body, longest, quote_only, cfg)
+        kept = relation(o, bool(same_body[i]), longest, quote_only, cfg)
         if kept is None:
             continue
         a_id, b_id = view_a.doc_ids[ra], view_b.doc_ids[rb]
@@ -297,7 +290,7 @@ def verify_pairs(
         out["doc_id_a"].append(a_id)
         out["doc_id_b"].append(b_id)
         out["relation"].append(kept)
-        out["similarity"].append(Indel.normalized_similarity(sa, sb))
+        out["similarity"].append(similarity)
         out["jaccard"].append(o.jaccard)
         out["containment_a"].append(o.containment_a)
         out["containment_b"].append(o.containment_b)

@@ -1,5 +1,6 @@
 import numpy as np
 import pyarrow as pa
+import pytest
 
 from pipeline import align, schema, signatures
 from pipeline.config import Config, VerifyConfig
@@ -115,3 +116,29 @@ def hash_word(word: str) -> int:
     from pipeline.normalize import token_hash
 
     return token_hash(word)
+
+
+def test_intersection_sizes_equal_set_intersections_for_every_pair():
+    from pipeline import kernels
+
+    rng = np.random.default_rng(5)
+    sets = [np.unique(rng.integers(0, 400, size=rng.integers(0, 120))).astype(np.uint64) for _ in range(40)]
+    values = np.concatenate(sets)
+    offsets = np.concatenate([[0], np.cumsum([len(s) for s in sets])]).astype(np.int64)
+    rows_a = rng.integers(0, 40, size=300)
+    rows_b = rng.integers(0, 40, size=300)
+    got = kernels.intersection_sizes(values, offsets, rows_a, values, offsets, rows_b)
+    want = [len(np.intersect1d(sets[a], sets[b])) for a, b in zip(rows_a, rows_b, strict=True)]
+    assert got.tolist() == want
+    assert any(w == 0 for w in want) and any(w > 10 for w in want)  # both ends of the range were exercised
+
+
+def test_alignment_similarity_is_rapidfuzz_indel_similarity():
+    from rapidfuzz.distance import Indel
+
+    rng = np.random.default_rng(9)
+    for _ in range(50):
+        a = rng.integers(0, 30, size=rng.integers(1, 200)).astype(np.uint64)
+        b = np.concatenate([a[: rng.integers(0, len(a) + 1)], rng.integers(0, 30, size=rng.integers(0, 50))])
+        sa, sb = align._token_string(a), align._token_string(b.astype(np.uint64))
+        assert align.alignment(sa, sb, 8)[1] == pytest.approx(Indel.normalized_similarity(sa, sb))
