@@ -101,19 +101,35 @@ def boilerplate_index(edges: pa.Table, cfg: NormalizeConfig) -> BoilerplateIndex
     doc_key_sorted = np.add.reduceat(hashes[order], starts)  # wraps mod 2**64, as a hash sum should
     doc_key = np.empty_like(hashes)
     doc_key[order] = np.repeat(doc_key_sorted, np.diff(np.r_[starts, len(order)]))
-    triples = np.unique(np.stack([source_codes.astype(np.uint64), hashes, doc_key]), axis=1)
-    pairs, counts = np.unique(triples[:2], axis=1, return_counts=True)
-    share = counts / docs_per_source[pairs[0].astype(np.int64)]
+    source_codes = source_codes.astype(np.uint64)
+    triples, _ = _groups(source_codes, hashes, doc_key)
+    rows, counts = _groups(source_codes[triples], hashes[triples])
+    pair_source, pair_hash = source_codes[triples][rows], hashes[triples][rows]
+    share = counts / docs_per_source[pair_source.astype(np.int64)]
     chrome = (counts >= cfg.site_chrome_min_docs) & (share >= cfg.site_chrome_min_share)
     by_source: dict[str, set[int]] = {}
-    for code, key in zip(pairs[0][chrome].tolist(), pairs[1][chrome].tolist(), strict=True):
+    for code, key in zip(pair_source[chrome].tolist(), pair_hash[chrome].tolist(), strict=True):
         by_source.setdefault(source_names[int(code)], set()).add(key)
     # Distinct sources per short line.
     short = words <= cfg.boilerplate_max_words
-    line_source = np.unique(np.stack([hashes[short], source_codes[short].astype(np.uint64)]), axis=1)
-    lines, n_sources = np.unique(line_source[0], return_counts=True)
+    line_source, _ = _groups(hashes[short], source_codes[short])
+    line_rows, n_sources = _groups(hashes[short][line_source])
+    lines = hashes[short][line_source][line_rows]
     everywhere = frozenset(lines[n_sources >= cfg.boilerplate_min_sources].tolist())
     return BoilerplateIndex(everywhere, {s: frozenset(k) for s, k in by_source.items()})
+
+
+def _groups(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The index of one row of each distinct combination of `columns` and how many rows hold it (a lexsort:
+    np.unique with an axis sorts rows as opaque bytes and is several times slower)."""
+    order = np.lexsort(columns[::-1])
+    change = np.zeros(len(order), dtype=bool)
+    change[:1] = True
+    for column in columns:
+        ordered = column[order]
+        change[1:] |= ordered[1:] != ordered[:-1]
+    starts = np.flatnonzero(change)
+    return order[starts], np.diff(np.r_[starts, len(order)])
 
 
 def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:

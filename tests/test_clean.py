@@ -181,6 +181,25 @@ def test_boilerplate_statistics_remove_site_footers_but_keep_shared_wire_paragra
     assert reasons == {"site_chrome"}
 
 
+def test_a_short_closing_line_of_many_sources_is_boilerplate_everywhere():
+    everywhere, few = "All rights reserved.", "Subscribe to our weekly digest."
+    rows = [
+        {
+            "doc_id": f"d{i}",
+            "source": f"site {i}",
+            "run_id": "r",
+            "text": f"Story {i} has its own opening line.\n\nA paragraph of prose number {i}.\n\n"
+            + (few if i < 3 else everywhere),
+        }
+        for i in range(8)
+    ]
+    docs = pa.Table.from_pylist(rows, schema=schema.DOCUMENTS)
+    cfg = NormalizeConfig(boilerplate_min_sources=5)
+    index = boilerplate.boilerplate_index(boilerplate.edge_line_table(docs, cfg), cfg)
+    assert index.everywhere == {normalize.hash_line(everywhere)}  # 5 sources; the other line has only 3
+    assert index.by_source == {}  # one document per site: nothing is one site's chrome
+
+
 def test_an_article_scraped_three_times_is_not_its_sites_chrome():
     article = "\n\n".join(f"Paragraph {i} of the op-ed, which argues its point at some length here." for i in range(6))
     rows = [{"doc_id": f"dup{i}", "source": "nbc", "run_id": "r", "text": article} for i in range(3)]
