@@ -29,17 +29,14 @@ from pipeline import (
     boilerplate,
     candidates,
     cluster,
-    credits,
     ingest,
+    parallel,
     provenance,
     report,
     schema,
-    signatures,
     store,
 )
 from pipeline.config import Config
-
-HISTORY_ROW_GROUP = 256  # rows per Parquet row group of a features shard: what a later run reads per hit
 
 
 class BatchParams(BaseModel):
@@ -125,19 +122,12 @@ def boilerplate_task(params: BatchParams, run_id: str, raw_paths: list[str]) -> 
 
 @task(name="featurize", cache_policy=NO_CACHE, persist_result=False)
 def featurize_task(params: BatchParams, run_id: str, shards: list[tuple[int, str]], boilerplate_path: str) -> list[str]:
-    """Clean and normalise shards and compute their signatures; stages their documents and segments, returns
-    features paths."""
-    run = _store(params, run_id)
-    index = boilerplate.BoilerplateIndex.from_table(pq.read_table(boilerplate_path))
+    """Clean and normalise shards and compute their signatures (in the run's worker processes); stages their
+    documents and segments, returns features paths."""
+    items = [(params.config, params.output, run_id, n, raw, boilerplate_path) for n, raw in shards]
     paths = []
-    for number, raw_path in shards:
-        documents, segments, features = signatures.featurize(pq.read_table(raw_path), params.config, index)
-        run.stage("documents", documents, f"{number:05d}")
-        run.stage("segments", segments, f"{number:05d}")
-        run.stage("attributions", credits.attributions_table(documents, run_id), f"{number:05d}")
-        history = run.history_path(f"{number:05d}")
-        paths.append(str(store.write_parquet(features, history, row_group_size=HISTORY_ROW_GROUP)))
-        Path(raw_path).unlink(missing_ok=True)
+    for path in _pool(run_id).each(parallel.featurize_shard, items):
+        paths.append(path)
         progress.current().advance("signatures")
     return paths
 
@@ -166,36 +156,21 @@ def candidates_task(
 def verify_task(
     params: BatchParams, run_id: str, candidates_path: str, feature_paths: list[str], shards_a: list[int]
 ) -> list[str]:
-    """Verify the candidates whose first document is in one of `shards_a`."""
-    return [_verify_shard(params, run_id, candidates_path, feature_paths, shard) for shard in shards_a]
+    """Verify the candidates whose first document is in one of `shards_a` (in the run's worker processes)."""
+    items = [(params.config, params.output, run_id, candidates_path, feature_paths, shard) for shard in shards_a]
+    paths = []
+    for path in _pool(run_id).each(parallel.verify_shard, items):
+        paths.append(path)
+        progress.current().advance("verify")
+    return paths
 
 
-def _verify_shard(
-    params: BatchParams, run_id: str, candidates_path: str, feature_paths: list[str], shard_a: int
-) -> str:
-    """Verify the candidates whose first document is in `shard_a`, holding at most two shards in memory."""
-    run = _store(params, run_id)
-    cands = pq.read_table(candidates_path, filters=[("shard_a", "=", shard_a)])
-    view_a = align.FeatureView.from_table(pq.read_table(feature_paths[shard_a]))
-    parts = []
-    for shard_b in sorted(set(cands.column("shard_b").to_pylist())):
-        group = cands.filter(pc.equal(cands.column("shard_b"), shard_b))
-        view_b = view_a if shard_b == shard_a else align.FeatureView.from_table(pq.read_table(feature_paths[shard_b]))
-        parts.append(
-            align.verify_pairs(
-                view_a,
-                view_b,
-                group.column("row_a").to_numpy(),
-                group.column("row_b").to_numpy(),
-                params.config.verify,
-                run_id,
-                group.column("from_passages").to_numpy(zero_copy_only=False),
-            )
-        )
-    table = pa.concat_tables(parts) if parts else schema.empty(schema.PAIRS)
-    path = store.write_parquet(table, run.work_path(f"pairs-{shard_a:05d}.parquet"))
-    progress.current().advance("verify")
-    return str(path)
+# The worker processes of each active run (a pool is not a task parameter: Prefect would try to serialise it).
+_POOLS: dict[str, parallel.ShardPool] = {}
+
+
+def _pool(run_id: str) -> parallel.ShardPool:
+    return _POOLS.get(run_id) or parallel.ShardPool(1)
 
 
 @task(name="resolve", cache_policy=NO_CACHE, persist_result=False)
@@ -355,6 +330,26 @@ def _batch(params: BatchParams, run_id: str, started: datetime, clock: float) ->
     shard_paths = runner_shards["shards"]
     report.stage("signatures", len(shard_paths))
     boilerplate_path = boilerplate_task(params, run_id, shard_paths)
+    with parallel.ShardPool(min(params.config.run.max_workers, len(shard_paths))) as pool:
+        _POOLS[run_id] = pool
+        try:
+            return _match_and_commit(params, run_id, started, clock, runner_shards, boilerplate_path)
+        finally:
+            del _POOLS[run_id]
+
+
+def _match_and_commit(
+    params: BatchParams,
+    run_id: str,
+    started: datetime,
+    clock: float,
+    runner_shards: dict[str, Any],
+    boilerplate_path: str,
+) -> dict[str, Any]:
+    """Signatures, history, candidates, verification, resolution and the commit, once the input is ingested."""
+    run = _store(params, run_id)
+    report = progress.current()
+    shard_paths = runner_shards["shards"]
     groups = _groups(list(enumerate(shard_paths)))
     feature_futures = featurize_task.map(unmapped(params), unmapped(run_id), groups, unmapped(boilerplate_path))
     feature_paths = [path for f in feature_futures for path in f.result()]
@@ -375,6 +370,7 @@ def _batch(params: BatchParams, run_id: str, started: datetime, clock: float) ->
         **runner_shards["stats"],
         "history_rows": sum(pq.ParquetFile(p).metadata.num_rows for p in history),
         "candidates": n_candidates,
+        "worker_processes": _pool(run_id).processes,
         **resolved,
         "seconds": round(time.perf_counter() - clock, 3),
     }

@@ -206,7 +206,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="TOML config file (default: the project's config.toml)")
     p.add_argument("--shard-size", type=int, help="documents per shard (overrides ingest.shard_size)")
     p.add_argument("--threshold", type=float, help="LSH Jaccard threshold (overrides candidates.threshold)")
-    p.add_argument("--workers", type=int, help="tasks run at once (overrides run.max_workers)")
+    p.add_argument("--workers", type=int, help="worker processes and tasks at once (overrides run.max_workers)")
     p.add_argument(
         "--set",
         action="append",

@@ -37,6 +37,7 @@ def test_batch_flow_writes_every_table_and_shards_the_work(prefect_harness, samp
 
     local = run_local([sample_corpus / "corpus"])
     assert found == {(r["doc_id_a"], r["doc_id_b"]) for r in local.pairs.to_pylist()}
+    assert result["counts"]["worker_processes"] == 2  # the shards were cleaned and verified in worker processes
     assert not (tmp_path / "_staging").exists()
     # The report and the DuckDB views are written at the end of every run.
     assert result["report"].endswith("index.html") and (tmp_path / "report" / "data" / "overview.js").exists()

@@ -1,0 +1,101 @@
+"""Per-shard work as functions of file paths, and a pool of worker processes to run them.
+
+Cleaning and alignment are Python loops that hold the GIL, so threads give a run one core whatever the machine
+has; worker processes give each shard a core. A work item reads Parquet paths and writes Parquet paths (a shard in,
+a shard out), so nothing large crosses a process boundary, and each worker holds one shard at a time: memory grows
+with the shard size times the workers, not with the corpus.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pipeline import align, boilerplate, credits, schema, signatures, store
+from pipeline.config import Config
+
+HISTORY_ROW_GROUP = 256  # rows per Parquet row group of a features shard: what a later run reads per hit
+
+
+def featurize_shard(cfg: Config, output: str, run_id: str, number: int, raw_path: str, boilerplate_path: str) -> str:
+    """Clean one raw shard and compute its features: stages its documents, segments and attributions, writes its
+    features (the run's history shard) and returns that path. The raw shard is deleted once it is done."""
+    run = store.RunStore(output, run_id)
+    index = boilerplate.BoilerplateIndex.from_table(pq.read_table(boilerplate_path))
+    documents, segments, features = signatures.featurize(pq.read_table(raw_path), cfg, index)
+    run.stage("documents", documents, f"{number:05d}")
+    run.stage("segments", segments, f"{number:05d}")
+    run.stage("attributions", credits.attributions_table(documents, run_id), f"{number:05d}")
+    path = store.write_parquet(features, run.history_path(f"{number:05d}"), row_group_size=HISTORY_ROW_GROUP)
+    Path(raw_path).unlink(missing_ok=True)
+    return str(path)
+
+
+def verify_shard(
+    cfg: Config, output: str, run_id: str, candidates_path: str, feature_paths: Sequence[str], shard_a: int
+) -> str:
+    """Verify the candidates whose first document is in `shard_a`, holding at most two shards' features in
+    memory; returns the path of the pairs found."""
+    run = store.RunStore(output, run_id)
+    cands = pq.read_table(candidates_path, filters=[("shard_a", "=", shard_a)])
+    view_a = align.FeatureView.from_table(pq.read_table(feature_paths[shard_a]))
+    parts = []
+    for shard_b in sorted(set(cands.column("shard_b").to_pylist())):
+        group = cands.filter(pc.equal(cands.column("shard_b"), shard_b))
+        view_b = view_a if shard_b == shard_a else align.FeatureView.from_table(pq.read_table(feature_paths[shard_b]))
+        parts.append(
+            align.verify_pairs(
+                view_a,
+                view_b,
+                group.column("row_a").to_numpy(),
+                group.column("row_b").to_numpy(),
+                cfg.verify,
+                run_id,
+                group.column("from_passages").to_numpy(zero_copy_only=False),
+            )
+        )
+    table = pa.concat_tables(parts) if parts else schema.empty(schema.PAIRS)
+    return str(store.write_parquet(table, run.work_path(f"pairs-{shard_a:05d}.parquet")))
+
+
+class ShardPool:
+    """Runs work items in `workers` spawned processes, or in the calling thread when there is one worker (small
+    runs: a new process costs about a second of imports)."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._executor: Executor | None = None
+
+    @property
+    def processes(self) -> int:
+        """Worker processes in use (0: work runs in the calling thread)."""
+        return self.workers if self.workers > 1 else 0
+
+    def __enter__(self) -> ShardPool:
+        if self.workers > 1:
+            # Spawned, not forked: the parent runs threads (Prefect's), and a fork copies their locks mid-use.
+            context = multiprocessing.get_context("spawn")
+            self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def each(self, work: Callable[..., Any], items: Sequence[tuple[Any, ...]]) -> Iterator[Any]:
+        """`work(*item)` for every item, results in item order, yielded as each is ready."""
+        if self._executor is None:
+            for item in items:
+                yield work(*item)
+            return
+        futures = [self._executor.submit(work, *item) for item in items]
+        for future in futures:
+            yield future.result()
