@@ -204,8 +204,8 @@ def resolve_task(params: BatchParams, run_id: str, pair_paths: list[str]) -> dic
         "clusters_grown": len(set(ids) & set(first_seen)),
         "cluster_merges": len(merges),
     }
-    for relation, n in pc.value_counts(pairs.column("relation")).to_pylist() if pairs.num_rows else []:
-        counts[f"pairs_{relation}"] = n
+    for row in pc.value_counts(pairs.column("relation")).to_pylist() if pairs.num_rows else []:
+        counts[f"pairs_{row['values']}"] = row["counts"]
     return counts
 
 
@@ -260,6 +260,8 @@ def history_task(params: BatchParams, run_id: str, feature_paths: list[str]) -> 
         return []
     run = _store(params, run_id)
     paths = store.history_files(params.output, days, pq.read_schema(feature_paths[0]))
+    if not paths:
+        return []
     progress.current().stage("history", len(paths))
     new = [pq.read_table(p, columns=["band_keys", "shingles"]) for p in feature_paths]
     new_keys = np.concatenate([candidates.band_key_matrix(t) for t in new])
@@ -300,23 +302,40 @@ def _versions() -> dict[str, str]:
     }
 
 
+class StageClock:
+    """Wall-clock seconds of each stage of a run, recorded in its `runs` row (where a run's time went)."""
+
+    def __init__(self) -> None:
+        self.start = self._last = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.laps[stage] = round(now - self._last, 3)
+        self._last = now
+
+    def total(self) -> float:
+        return round(time.perf_counter() - self.start, 3)
+
+
 @flow(name="wiretrace-batch", log_prints=True, validate_parameters=True)
 def batch_flow(params: BatchParams) -> dict[str, Any]:
     """Ingest -> normalise + signatures (per shard) -> LSH candidates -> verify (per shard) -> clusters and
     origins -> atomic commit of every table. Returns the run's id, counts and table globs."""
     started = datetime.now(UTC)
-    clock = time.perf_counter()
+    clock = StageClock()
     run_id = params.run_id or store.new_run_id(started)
     with store.OutputLock(params.output, run_id):
         return _batch(params, run_id, started, clock)
 
 
-def _batch(params: BatchParams, run_id: str, started: datetime, clock: float) -> dict[str, Any]:
+def _batch(params: BatchParams, run_id: str, started: datetime, clock: StageClock) -> dict[str, Any]:
     """The flow's body, run while this run holds the output folder's lock."""
     run = _store(params, run_id)
     run.prepare()
     report = progress.current()
     runner_shards = ingest_task(params, run_id)
+    clock.lap("ingest")
     if runner_shards["stats"]["records"] == runner_shards["stats"]["already_seen"]:
         # Nothing new since the last run: commit nothing, so a rerun adds no rows at all.
         shutil.rmtree(run.staging, ignore_errors=True)
@@ -330,6 +349,7 @@ def _batch(params: BatchParams, run_id: str, started: datetime, clock: float) ->
     shard_paths = runner_shards["shards"]
     report.stage("signatures", len(shard_paths))
     boilerplate_path = boilerplate_task(params, run_id, shard_paths)
+    clock.lap("boilerplate")
     with parallel.ShardPool(min(params.config.run.max_workers, len(shard_paths))) as pool:
         _POOLS[run_id] = pool
         try:
@@ -342,7 +362,7 @@ def _match_and_commit(
     params: BatchParams,
     run_id: str,
     started: datetime,
-    clock: float,
+    clock: StageClock,
     runner_shards: dict[str, Any],
     boilerplate_path: str,
 ) -> dict[str, Any]:
@@ -353,26 +373,32 @@ def _match_and_commit(
     groups = _groups(list(enumerate(shard_paths)))
     feature_futures = featurize_task.map(unmapped(params), unmapped(run_id), groups, unmapped(boilerplate_path))
     feature_paths = [path for f in feature_futures for path in f.result()]
+    clock.lap("signatures")
     if not feature_paths:
         for table in ("documents", "segments", "attributions"):
             run.stage(table, schema.OUTPUT_TABLES[table].empty_table())
     history = history_task(params, run_id, feature_paths)
+    clock.lap("history")
     feature_paths = history + feature_paths
     cand_path, n_candidates, shards_a = candidates_task(params, run_id, feature_paths, len(history))
+    clock.lap("candidates")
     report.stage("verify", len(shards_a))
     shard_groups = _groups(shards_a)
     pair_futures = verify_task.map(
         unmapped(params), unmapped(run_id), unmapped(cand_path), unmapped(feature_paths), shard_groups
     )
     pair_paths = [path for f in pair_futures for path in f.result()]
+    clock.lap("verify")
     resolved = resolve_task(params, run_id, pair_paths)
+    clock.lap("resolve")
     counts = {
         **runner_shards["stats"],
         "history_rows": sum(pq.ParquetFile(p).metadata.num_rows for p in history),
         "candidates": n_candidates,
         "worker_processes": _pool(run_id).processes,
         **resolved,
-        "seconds": round(time.perf_counter() - clock, 3),
+        "seconds": clock.total(),
+        "stage_seconds": clock.laps,
     }
     run.commit(
         {

@@ -37,7 +37,20 @@ def test_batch_flow_writes_every_table_and_shards_the_work(prefect_harness, samp
 
     local = run_local([sample_corpus / "corpus"])
     assert found == {(r["doc_id_a"], r["doc_id_b"]) for r in local.pairs.to_pylist()}
-    assert result["counts"]["worker_processes"] == 2  # the shards were cleaned and verified in worker processes
+    counts = result["counts"]
+    assert counts["worker_processes"] == 2  # the shards were cleaned and verified in worker processes
+    by_relation = {k.removeprefix("pairs_"): v for k, v in counts.items() if k.startswith("pairs_")}
+    assert by_relation and set(by_relation) <= {"exact", "near_duplicate", "partial", "shared_quote"}
+    assert sum(by_relation.values()) == counts["pairs"] == len(found)
+    assert list(counts["stage_seconds"]) == [
+        "ingest",
+        "boilerplate",
+        "signatures",
+        "history",
+        "candidates",
+        "verify",
+        "resolve",
+    ]
     assert not (tmp_path / "_staging").exists()
     # The report and the DuckDB views are written at the end of every run.
     assert result["report"].endswith("index.html") and (tmp_path / "report" / "data" / "overview.js").exists()
