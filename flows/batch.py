@@ -253,8 +253,10 @@ def _doc_facts(params: BatchParams, run: store.RunStore, doc_ids: list[str]) -> 
 @task(name="history", cache_policy=NO_CACHE, persist_result=False)
 def history_task(params: BatchParams, run_id: str, feature_paths: list[str]) -> list[str]:
     """The rows of earlier runs' features (within the history window, same signature settings) that can pair with
-    this run's documents, one pruned file per history shard with any: a run reads one history shard at a time and
-    keeps only what it may match, so memory stays bounded by the shard size, not the history size."""
+    this run's documents, one pruned file per history shard with any. History is read one shard at a time, and
+    only its band keys and passage index, twice: first to count how many earlier documents hold each of the new
+    documents' sampled shingles (stock phrases are common), then to keep the rows that share a band key or enough
+    rare shingles. Memory stays bounded by the shard size, not the history size."""
     days = params.config.run.history_days
     if not days or not feature_paths:
         return []
@@ -262,27 +264,40 @@ def history_task(params: BatchParams, run_id: str, feature_paths: list[str]) -> 
     paths = store.history_files(params.output, days, pq.read_schema(feature_paths[0]))
     if not paths:
         return []
-    progress.current().stage("history", len(paths))
+    progress.current().stage("history", 2 * len(paths))
+    c = params.config.candidates
     new = [pq.read_table(p, columns=["band_keys", "shingles"]) for p in feature_paths]
-    new_keys = np.concatenate([candidates.band_key_matrix(t) for t in new])
-    sample, min_shared = params.config.candidates.passage_sample, params.config.candidates.passage_min_shared
-    new_sampled = np.unique(np.concatenate([candidates.sampled_shingles(t, sample)[0] for t in new]))
+    active = np.concatenate([candidates.has_shingles(t) for t in new])  # a document without shingles never pairs
+    new_keys = np.concatenate([candidates.band_key_matrix(t) for t in new])[active]
+    sampled = np.concatenate([candidates.sampled_shingles(t, c.passage_sample)[0] for t in new if c.passage_sample])
+    values, df = np.unique(sampled, return_counts=True) if c.passage_sample else (np.zeros(0, np.uint64), 0)
+    for path in paths:
+        df += candidates.occurrences(values, _passage_index(path, c.passage_sample)[0])
+        progress.current().advance("history")
+    rare = values[df <= c.passage_max_df] if c.passage_sample else values[:0]
     pruned = []
     for number, path in enumerate(paths):
-        file = pq.ParquetFile(path)
-        hit = candidates.history_rows(
-            file.read(columns=["band_keys", "shingles"]), new_keys, new_sampled, sample, min_shared
-        )
+        keys = candidates.band_key_matrix(pq.read_table(path, columns=["band_keys"]))
+        fingerprints, rows = _passage_index(path, c.passage_sample)
+        hit = candidates.history_rows(keys, fingerprints, rows, new_keys, rare, c.passage_min_shared)
         if hit.any():
             # Only the row groups holding a hit are read whole (tokens and offsets are most of a shard's bytes).
-            sizes = [file.metadata.row_group(g).num_rows for g in range(file.num_row_groups)]
-            starts = np.cumsum([0, *sizes])
-            groups = [g for g in range(len(sizes)) if hit[starts[g] : starts[g + 1]].any()]
-            keep = np.concatenate([hit[starts[g] : starts[g + 1]] for g in groups])
-            rows = file.read_row_groups(groups).filter(pa.array(keep))
-            pruned.append(str(store.write_parquet(rows, run.work_path(f"history-{number:05d}.parquet"))))
+            table, positions = store.read_rows(path, np.flatnonzero(hit))
+            kept = table.take(positions)
+            pruned.append(str(store.write_parquet(kept, run.work_path(f"history-{number:05d}.parquet"))))
         progress.current().advance("history")
     return pruned
+
+
+def _passage_index(path: Path, sample: int) -> tuple[np.ndarray, np.ndarray]:
+    """A history shard's sampled shingle fingerprints and their rows: its persisted passage index, or sampled from
+    its shingles when it has none for this sampling (shards of older versions or other settings)."""
+    if not sample:
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+    index = store.read_passage_index(path, sample)
+    if index is None:
+        return candidates.sampled_shingles(pq.read_table(path, columns=["shingles"]), sample)
+    return index.column("fingerprint").to_numpy(), index.column("row").to_numpy()
 
 
 def _versions() -> dict[str, str]:

@@ -75,23 +75,45 @@ def sampled_shingles(features: pa.Table, sample: int) -> tuple[np.ndarray, np.nd
     return fp[keep], row[keep]
 
 
+def passage_index(features: pa.Table, sample: int) -> pa.Table:
+    """A features shard's sampled shingle fingerprints sorted, with the row of each (`fingerprint`, `row`), and the
+    sampling in the schema metadata: persisted beside history so later runs search passages without reading every
+    shingle of every earlier document."""
+    fp, row = sampled_shingles(features, sample)
+    order = np.argsort(fp, kind="stable")
+    table = pa.table({"fingerprint": pa.array(fp[order]), "row": pa.array(row[order].astype(np.int32))})
+    return table.replace_schema_metadata({"passage_sample": str(sample)})
+
+
+def occurrences(values: np.ndarray, fingerprints: np.ndarray) -> np.ndarray:
+    """How often each of `values` (sorted, distinct) occurs in `fingerprints`."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int64)
+    pos = np.minimum(np.searchsorted(values, fingerprints), len(values) - 1)
+    return np.bincount(pos[values[pos] == fingerprints], minlength=len(values))
+
+
 def history_rows(
-    history: pa.Table, new_keys: np.ndarray, new_sampled: np.ndarray, sample: int, min_shared: int = 1
+    keys: np.ndarray,
+    fingerprints: np.ndarray,
+    rows: np.ndarray,
+    new_keys: np.ndarray,
+    rare_new: np.ndarray,
+    min_shared: int = 1,
 ) -> np.ndarray:
-    """Rows of an earlier run's features (`band_keys`, `shingles`) that can become candidates of a new document:
-    those sharing a band key in the same band, or (with `sample` > 0) at least `min_shared` sampled shingles, with
-    the new documents (`new_sampled`: sorted, distinct). A row that shares fewer with all new documents together
-    shares fewer with each, so it can pair only with history, which earlier runs did."""
-    keys = band_key_matrix(history)
-    hit = np.zeros(history.num_rows, dtype=bool)
+    """Rows of an earlier run's shard (its band keys, and its passage index as `fingerprints` with their `rows`)
+    that can become candidates of a new document: those sharing a band key in the same band with a new document,
+    or at least `min_shared` of `rare_new` (the new documents' sampled shingles that are rare across history and
+    new documents together, sorted). A row sharing fewer with all new documents together shares fewer with each,
+    so it can pair only with history, which earlier runs did; stock phrases, common everywhere, keep no row."""
+    hit = np.zeros(len(keys), dtype=bool)
     for band in range(min(keys.shape[1], new_keys.shape[1])):
         hit |= np.isin(keys[:, band], new_keys[:, band])
-    if sample and len(new_sampled):
-        fp, row = sampled_shingles(history, sample)
-        pos = np.minimum(np.searchsorted(new_sampled, fp), len(new_sampled) - 1)
-        shared = np.bincount(row[new_sampled[pos] == fp], minlength=history.num_rows)
+    if len(rare_new) and len(fingerprints):
+        pos = np.minimum(np.searchsorted(rare_new, fingerprints), len(rare_new) - 1)
+        shared = np.bincount(rows[rare_new[pos] == fingerprints], minlength=len(keys))
         hit |= shared >= min_shared
-    return hit & has_shingles(history)
+    return hit
 
 
 def passage_pairs(feature_tables: list[pa.Table], sample: int, max_df: int, min_shared: int) -> np.ndarray:

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline import align, boilerplate, credits, schema, signatures, store
+from pipeline import align, boilerplate, candidates, credits, schema, signatures, store
 from pipeline.config import Config
 
 HISTORY_ROW_GROUP = 256  # rows per Parquet row group of a features shard: what a later run reads per hit
@@ -34,6 +34,9 @@ def featurize_shard(cfg: Config, output: str, run_id: str, number: int, raw_path
     run.stage("segments", segments, f"{number:05d}")
     run.stage("attributions", credits.attributions_table(documents, run_id), f"{number:05d}")
     path = store.write_parquet(features, run.history_path(f"{number:05d}"), row_group_size=HISTORY_ROW_GROUP)
+    if cfg.candidates.passage_sample:
+        index = candidates.passage_index(features, cfg.candidates.passage_sample)
+        store.write_parquet(index, run.passage_index_path(f"{number:05d}"))
     Path(raw_path).unlink(missing_ok=True)
     return str(path)
 
@@ -49,13 +52,20 @@ def verify_shard(
     parts = []
     for shard_b in sorted(set(cands.column("shard_b").to_pylist())):
         group = cands.filter(pc.equal(cands.column("shard_b"), shard_b))
-        view_b = view_a if shard_b == shard_a else align.FeatureView.from_table(pq.read_table(feature_paths[shard_b]))
+        rows_b = group.column("row_b").to_numpy()
+        if shard_b == shard_a:
+            view_b = view_a
+        else:
+            # Only the row groups the candidates point into: reading every other shard whole for each shard is
+            # quadratic in the number of shards.
+            table_b, rows_b = store.read_rows(feature_paths[shard_b], rows_b)
+            view_b = align.FeatureView.from_table(table_b)
         parts.append(
             align.verify_pairs(
                 view_a,
                 view_b,
                 group.column("row_a").to_numpy(),
-                group.column("row_b").to_numpy(),
+                rows_b,
                 cfg.verify,
                 run_id,
                 group.column("from_passages").to_numpy(zero_copy_only=False),

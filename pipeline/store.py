@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -33,6 +34,9 @@ RUN_ROW = "run.parquet"  # the run's `runs` row, waiting in staging until the ta
 # Matching features of committed runs (signatures, band keys, token hashes): what later runs match new documents
 # against. Internal, not part of the output contract; committed with the run like a table.
 HISTORY = "_history"
+# Beside each history shard, its sampled shingle fingerprints sorted, with their rows: what a later run's passage
+# search reads instead of every shingle of every earlier document.
+PASSAGES = "_passages"
 
 
 LOCK = ".wiretrace.lock"
@@ -183,6 +187,10 @@ class RunStore:
         """Where a features shard is written: it serves this run's matching and, once committed, later runs'."""
         return self.staging / HISTORY / f"{self.run_id}-{part}.parquet"
 
+    def passage_index_path(self, part: str) -> Path:
+        """Where a features shard's passage index is written (committed with it)."""
+        return self.staging / PASSAGES / f"{self.run_id}-{part}.parquet"
+
     def stage(self, table: str, data: pa.Table, part: str | None = None) -> Path:
         expected = schema.OUTPUT_TABLES[table]
         if not data.schema.equals(expected):
@@ -204,7 +212,7 @@ class RunStore:
         self._finish_commit()
 
     def _finish_commit(self) -> None:
-        for table in [*schema.OUTPUT_TABLES, HISTORY]:
+        for table in [*schema.OUTPUT_TABLES, HISTORY, PASSAGES]:
             if table == "runs":
                 continue
             staged = self.staging / table
@@ -270,6 +278,32 @@ def history_files(root: str | Path, days: int, expected: pa.Schema, now: datetim
         if path.name.rsplit("-", 1)[0] in recent and pq.read_schema(path).equals(expected):
             files.append(path)
     return files
+
+
+def read_passage_index(features_path: str | Path, sample: int) -> pa.Table | None:
+    """The passage index written beside a history shard, or None when there is none or it samples one shingle in
+    another number than `sample` (shards from older versions or other settings: the caller samples the shingles)."""
+    path = Path(features_path).parent.parent / PASSAGES / Path(features_path).name
+    if not path.exists():
+        return None
+    table = pq.read_table(path)
+    metadata = table.schema.metadata or {}
+    return table if metadata.get(b"passage_sample") == str(sample).encode() else None
+
+
+def read_rows(path: str | Path, rows: np.ndarray, columns: list[str] | None = None) -> tuple[pa.Table, np.ndarray]:
+    """The row groups of a Parquet file that hold `rows`, and where each of `rows` sits in what was read: a shard
+    another shard's candidates point into is read only where they point."""
+    file = pq.ParquetFile(path)
+    sizes = np.array([file.metadata.row_group(g).num_rows for g in range(file.num_row_groups)], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    rows = np.asarray(rows, dtype=np.int64)
+    group_of = np.searchsorted(starts, rows, side="right") - 1
+    groups = np.unique(group_of)
+    read_start = np.zeros(len(sizes), dtype=np.int64)
+    read_start[groups] = np.cumsum(sizes[groups]) - sizes[groups]
+    table = file.read_row_groups(groups.tolist(), columns=columns)
+    return table, read_start[group_of] + rows - starts[group_of]
 
 
 def committed_rows(root: str | Path, table: str, doc_ids: list[str], columns: list[str] | None = None) -> pa.Table:

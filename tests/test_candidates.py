@@ -113,21 +113,22 @@ def test_history_rows_keep_only_what_can_pair_with_a_new_document():
 
     new = features([[10, 20]], [[8, 12, 16, 5]])
     history = features(
-        [[10, 99], [20, 98], [1, 2], [3, 4], [10, 20]],
-        [[1, 3], [1, 3], [12, 7], [9, 11], []],  # 12 is a shingle the new document's sample holds
+        [[10, 99], [20, 98], [1, 2], [3, 4], [30, 40]],
+        [[1, 3], [1, 3], [12, 7], [9, 11], [8, 12]],  # 8, 12 and 16 are shingles the new document's sample holds
     )
-    new_sampled = np.unique(candidates.sampled_shingles(new, 4)[0])
-    hit = candidates.history_rows(history, candidates.band_key_matrix(new), new_sampled, 4)
+    index = candidates.passage_index(history, 4)
+    assert index.column("fingerprint").to_pylist() == [8, 12, 12]  # sorted, one in 4 by value
+    fp, rows = index.column("fingerprint").to_numpy(), index.column("row").to_numpy()
+    keys, new_keys = candidates.band_key_matrix(history), candidates.band_key_matrix(new)
+    rare = np.array([8, 12, 16], dtype=np.uint64)
     # same key in the same band; the same value in another band is no match; a shared sampled shingle;
-    # nothing shared; no shingles at all.
-    assert hit.tolist() == [True, False, True, False, False]
+    # nothing shared; two shared.
+    assert candidates.history_rows(keys, fp, rows, new_keys, rare).tolist() == [True, False, True, False, True]
     # Passage candidates need two shared sampled shingles: one is not enough to keep a row for them.
-    two = candidates.history_rows(history, candidates.band_key_matrix(new), new_sampled, 4, min_shared=2)
-    assert two.tolist() == [True, False, False, False, False]
-    assert candidates.history_rows(history, candidates.band_key_matrix(new), new_sampled, 0).tolist() == [
-        True,
-        False,
-        False,
-        False,
-        False,
-    ]
+    two = candidates.history_rows(keys, fp, rows, new_keys, rare, min_shared=2)
+    assert two.tolist() == [True, False, False, False, True]
+    # A shingle that is not rare (a stock phrase) keeps no row.
+    only_8 = candidates.history_rows(keys, fp, rows, new_keys, rare[:1])
+    assert only_8.tolist() == [True, False, False, False, True]
+    assert candidates.history_rows(keys, fp, rows, new_keys, rare[:0]).tolist() == [True, False, False, False, False]
+    assert candidates.occurrences(rare, fp).tolist() == [1, 2, 0]

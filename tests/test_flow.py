@@ -3,6 +3,7 @@
 import json
 
 import duckdb
+import numpy as np
 import pytest
 
 from pipeline.config import Config
@@ -148,6 +149,7 @@ def test_a_later_batch_grows_and_merges_earlier_clusters(prefect_harness, tmp_pa
     second = run_batch(BatchParams(inputs=[str(tmp_path / "in2")], output=str(out)))
     assert second["run_id"] > first["run_id"]
     assert 0 < second["counts"]["history_rows"] < 5  # the unrelated story of the first batch is not read again
+    assert len(list((out / "_passages").glob("*.parquet"))) == 2  # each run's passage index, committed with it
     cross = con.execute(
         f"SELECT doc_id_a, doc_id_b FROM '{out}/pairs/*.parquet' WHERE run_id = ?", [second["run_id"]]
     ).fetchall()
@@ -163,3 +165,27 @@ def test_a_later_batch_grows_and_merges_earlier_clusters(prefect_harness, tmp_pa
     origin = current.execute("SELECT cluster_id FROM current_origins").fetchall()
     assert origin == [(survivor,)]
     assert cluster_of("alone") is None
+
+
+def test_history_without_a_passage_index_for_this_sampling_is_sampled_from_its_shingles(tmp_path):
+    import pyarrow as pa
+
+    from flows.batch import _passage_index
+    from pipeline import candidates, signatures, store
+    from pipeline.schema import DOCUMENTS
+
+    docs = pa.Table.from_pylist(
+        [{"doc_id": f"d{i}", "run_id": "r", "text": story(i, words=80)} for i in range(5)], schema=DOCUMENTS
+    )
+    features = signatures.featurize(docs, Config())[2]
+    path = store.write_parquet(features, tmp_path / "_history" / "r-00000.parquet")
+    want = candidates.sampled_shingles(features, 4)
+    index = tmp_path / "_passages" / "r-00000.parquet"
+    for written in (None, 2, 4):  # none (an older version), another sampling, this sampling
+        if written:
+            store.write_parquet(candidates.passage_index(features, written), index)
+        fp, rows = _passage_index(path, 4)
+        order = np.lexsort((rows, fp))
+        expected = np.lexsort((want[1], want[0]))
+        assert fp[order].tolist() == want[0][expected].tolist() and rows[order].tolist() == want[1][expected].tolist()
+        assert len(fp) > 20

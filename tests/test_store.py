@@ -207,3 +207,15 @@ def test_history_holds_only_recent_runs_with_the_same_signature_settings(tmp_pat
         "r1-00000.parquet",
         "r2-00000.parquet",
     ]
+
+
+def test_read_rows_reads_only_the_row_groups_holding_the_rows(tmp_path):
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    table = pa.table({"x": list(range(10))})
+    path = store.write_parquet(table, tmp_path / "t.parquet", row_group_size=3)  # groups 0-2, 3-5, 6-8, 9
+    assert pq.ParquetFile(path).num_row_groups == 4
+    read, positions = store.read_rows(path, np.array([7, 1, 8, 2]))
+    assert read.num_rows == 6  # groups 0 and 2 only
+    assert read.take(positions).column("x").to_pylist() == [7, 1, 8, 2]
