@@ -2,6 +2,7 @@
 
     python bench/incremental.py                          # 20,000 new against 100,000 history documents
     python bench/incremental.py --history 1000000        # the target size (long: the history run first)
+    python bench/incremental.py --keep /tmp/incr          # keep the history and reuse it on the next call
 
 Simulates history + new documents in one ecosystem (so some of the new documents copy history stories), commits
 the history as one run with `wiretrace run`, then times the run of the new documents alone. Prints the time of both
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -84,16 +86,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--history", type=int, default=100_000, help="history documents (default: 100000)")
     parser.add_argument("--new", type=int, default=20_000, help="new documents (default: 20000)")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="work in this folder and keep it; when it already holds a committed history, reuse it (the history "
+        "output is copied, so each incremental run starts from the same state)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        t = time.perf_counter()
-        simulate(SimulationConfig(docs=args.history + args.new, seed=5, shard_docs=1_000_000), work / "sim")
-        print(f"simulated {args.history + args.new:,} documents in {time.perf_counter() - t:.1f} s")
-        old, new = split_corpus(work / "sim", args.history, work)
+        work = args.keep or Path(tmp)
         output = work / "out"
-        first = timed_run(old, output)
-        print(f"history run: {args.history:,} documents in {first:.1f} s ({args.history / first:,.0f} docs/s)")
+        if not (work / "history-out").exists():
+            t = time.perf_counter()
+            simulate(SimulationConfig(docs=args.history + args.new, seed=5, shard_docs=1_000_000), work / "sim")
+            print(f"simulated {args.history + args.new:,} documents in {time.perf_counter() - t:.1f} s")
+            split_corpus(work / "sim", args.history, work)
+            first = timed_run(work / "history", work / "history-out")
+            print(f"history run: {args.history:,} documents in {first:.1f} s ({args.history / first:,.0f} docs/s)")
+        else:
+            first = json.loads(duckdb.sql(f"SELECT counts FROM '{work}/history-out/runs/*.parquet'").fetchall()[0][0])[
+                "seconds"
+            ]
+            print(f"history run reused from {work} (its flow took {first:.1f} s)")
+        shutil.rmtree(output, ignore_errors=True)
+        shutil.copytree(work / "history-out", output)
+        new = work / "new"
         hist_docs, signature, total = history_bytes(output)
         print(
             f"history on disk: {signature / hist_docs:,.0f} B/doc for signatures and band keys, "
@@ -118,6 +135,7 @@ def main() -> None:
         )
         ratio = second / (first * args.new / args.history)
         print(f"incremental run / same-size share of the history run: {ratio:.2f}x")
+        print(f"incremental run stages (s): {counts.get('stage_seconds')}")
 
 
 if __name__ == "__main__":

@@ -254,9 +254,10 @@ def _doc_facts(params: BatchParams, run: store.RunStore, doc_ids: list[str]) -> 
 def history_task(params: BatchParams, run_id: str, feature_paths: list[str]) -> list[str]:
     """The rows of earlier runs' features (within the history window, same signature settings) that can pair with
     this run's documents, one pruned file per history shard with any. History is read one shard at a time, and
-    only its band keys and passage index, twice: first to count how many earlier documents hold each of the new
-    documents' sampled shingles (stock phrases are common), then to keep the rows that share a band key or enough
-    rare shingles. Memory stays bounded by the shard size, not the history size."""
+    only its band keys, signatures and passage index, twice: first to count how many earlier documents hold each of
+    the new documents' sampled shingles (stock phrases are common), then to keep the rows that would pass
+    verification's first test with a new document, or share enough rare shingles with the new documents. Memory
+    stays bounded by the shard size, not the history size."""
     days = params.config.run.history_days
     if not days or not feature_paths:
         return []
@@ -266,20 +267,32 @@ def history_task(params: BatchParams, run_id: str, feature_paths: list[str]) -> 
         return []
     progress.current().stage("history", 2 * len(paths))
     c = params.config.candidates
-    new = [pq.read_table(p, columns=["band_keys", "shingles"]) for p in feature_paths]
+    new = [pq.read_table(p, columns=["band_keys", "minhash", "shingles"]) for p in feature_paths]
     active = np.concatenate([candidates.has_shingles(t) for t in new])  # a document without shingles never pairs
-    new_keys = np.concatenate([candidates.band_key_matrix(t) for t in new])[active]
     sampled = np.concatenate([candidates.sampled_shingles(t, c.passage_sample)[0] for t in new if c.passage_sample])
     values, df = np.unique(sampled, return_counts=True) if c.passage_sample else (np.zeros(0, np.uint64), 0)
     for path in paths:
         df += candidates.occurrences(values, _passage_index(path, c.passage_sample)[0])
         progress.current().advance("history")
-    rare = values[df <= c.passage_max_df] if c.passage_sample else values[:0]
+    target = candidates.MatchTarget(
+        keys=np.concatenate([candidates.band_key_matrix(t) for t in new])[active],
+        minhash=np.concatenate([align.minhash_matrix(t) for t in new])[active],
+        rare=values[df <= c.passage_max_df] if c.passage_sample else values[:0],
+    )
     pruned = []
     for number, path in enumerate(paths):
-        keys = candidates.band_key_matrix(pq.read_table(path, columns=["band_keys"]))
+        signed = pq.read_table(path, columns=["band_keys", "minhash"])
         fingerprints, rows = _passage_index(path, c.passage_sample)
-        hit = candidates.history_rows(keys, fingerprints, rows, new_keys, rare, c.passage_min_shared)
+        hit = candidates.history_rows(
+            candidates.band_key_matrix(signed),
+            align.minhash_matrix(signed),
+            fingerprints,
+            rows,
+            target,
+            c.max_bucket_size,
+            params.config.verify.min_signature_matches,
+            c.passage_min_shared,
+        )
         if hit.any():
             # Only the row groups holding a hit are read whole (tokens and offsets are most of a shard's bytes).
             table, positions = store.read_rows(path, np.flatnonzero(hit))

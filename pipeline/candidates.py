@@ -7,6 +7,8 @@ finds documents that share only a passage. Every pair is a candidate once.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 
@@ -93,25 +95,66 @@ def occurrences(values: np.ndarray, fingerprints: np.ndarray) -> np.ndarray:
     return np.bincount(pos[values[pos] == fingerprints], minlength=len(values))
 
 
+@dataclass
+class MatchTarget:
+    """What earlier runs' documents are matched against: the new documents' band keys and signatures (documents
+    with shingles only), and their sampled shingles that are rare across history and new documents together
+    (sorted)."""
+
+    keys: np.ndarray
+    minhash: np.ndarray
+    rare: np.ndarray
+
+
+def cross_band_pairs(keys: np.ndarray, new_keys: np.ndarray, max_bucket_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (row of `keys`, row of `new_keys`) pairs that share a key in the same band, skipping keys that more
+    than `max_bucket_size` new documents hold (as LSH candidates skip such buckets)."""
+    codes: list[np.ndarray] = []
+    n_new = len(new_keys)
+    for band in range(min(keys.shape[1], new_keys.shape[1])):
+        order = np.argsort(new_keys[:, band], kind="stable")
+        ordered = new_keys[order, band]
+        lo = np.searchsorted(ordered, keys[:, band], side="left")
+        count = np.searchsorted(ordered, keys[:, band], side="right") - lo
+        usable = (count > 0) & (count <= max_bucket_size)
+        count, lo = count[usable], lo[usable]
+        total = int(count.sum())
+        if total == 0:
+            continue
+        rows = np.repeat(np.flatnonzero(usable), count)
+        within = np.arange(total) - np.repeat(np.cumsum(count) - count, count)
+        codes.append(rows.astype(np.int64) * n_new + order[np.repeat(lo, count) + within])
+    if not codes:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    unique = np.unique(np.concatenate(codes))
+    return unique // n_new, unique % n_new
+
+
 def history_rows(
     keys: np.ndarray,
+    minhash: np.ndarray,
     fingerprints: np.ndarray,
     rows: np.ndarray,
-    new_keys: np.ndarray,
-    rare_new: np.ndarray,
+    target: MatchTarget,
+    max_bucket_size: int,
+    min_signature_matches: int,
     min_shared: int = 1,
 ) -> np.ndarray:
-    """Rows of an earlier run's shard (its band keys, and its passage index as `fingerprints` with their `rows`)
-    that can become candidates of a new document: those sharing a band key in the same band with a new document,
-    or at least `min_shared` of `rare_new` (the new documents' sampled shingles that are rare across history and
-    new documents together, sorted). A row sharing fewer with all new documents together shares fewer with each,
-    so it can pair only with history, which earlier runs did; stock phrases, common everywhere, keep no row."""
+    """Rows of an earlier run's shard (band keys, signatures, and its passage index as `fingerprints` with their
+    `rows`) that can become a verified pair with a new document: an LSH candidate of one (a shared band key) whose
+    signature agrees with it in at least `min_signature_matches` places (verification drops the others), or a row
+    holding at least `min_shared` of the target's rare sampled shingles (a row sharing fewer with all new
+    documents together shares fewer with each). Stock phrases, common everywhere, keep no row."""
     hit = np.zeros(len(keys), dtype=bool)
-    for band in range(min(keys.shape[1], new_keys.shape[1])):
-        hit |= np.isin(keys[:, band], new_keys[:, band])
-    if len(rare_new) and len(fingerprints):
-        pos = np.minimum(np.searchsorted(rare_new, fingerprints), len(rare_new) - 1)
-        shared = np.bincount(rows[rare_new[pos] == fingerprints], minlength=len(keys))
+    old, new = cross_band_pairs(keys, target.keys, max_bucket_size)
+    for start in range(0, len(old), 1 << 15):
+        a, b = old[start : start + (1 << 15)], new[start : start + (1 << 15)]
+        agree = (minhash[a] == target.minhash[b]).sum(axis=1) >= min_signature_matches
+        hit[a[agree]] = True
+    if len(target.rare) and len(fingerprints):
+        pos = np.minimum(np.searchsorted(target.rare, fingerprints), len(target.rare) - 1)
+        shared = np.bincount(rows[target.rare[pos] == fingerprints], minlength=len(keys))
         hit |= shared >= min_shared
     return hit
 

@@ -113,22 +113,44 @@ def test_history_rows_keep_only_what_can_pair_with_a_new_document():
 
     new = features([[10, 20]], [[8, 12, 16, 5]])
     history = features(
-        [[10, 99], [20, 98], [1, 2], [3, 4], [30, 40]],
-        [[1, 3], [1, 3], [12, 7], [9, 11], [8, 12]],  # 8, 12 and 16 are shingles the new document's sample holds
+        [[10, 99], [20, 98], [1, 2], [3, 4], [30, 40], [50, 20]],
+        [[1, 3], [1, 3], [12, 7], [9, 11], [8, 12], [1]],  # 8, 12 and 16 are shingles the new document samples
     )
+    new_minhash = np.arange(16, dtype=np.uint32).reshape(1, 16)
+    minhash = np.full((6, 16), 99, dtype=np.uint32)
+    minhash[0, :5] = new_minhash[0, :5]  # agrees with the new document in 5 places
+    minhash[5, :3] = new_minhash[0, :3]  # shares a band key, but agrees in only 3 places: verification drops it
     index = candidates.passage_index(history, 4)
     assert index.column("fingerprint").to_pylist() == [8, 12, 12]  # sorted, one in 4 by value
     fp, rows = index.column("fingerprint").to_numpy(), index.column("row").to_numpy()
-    keys, new_keys = candidates.band_key_matrix(history), candidates.band_key_matrix(new)
-    rare = np.array([8, 12, 16], dtype=np.uint64)
+    keys = candidates.band_key_matrix(history)
+
+    def kept(rare, min_shared=1):
+        target = candidates.MatchTarget(candidates.band_key_matrix(new), new_minhash, np.array(rare, dtype=np.uint64))
+        return candidates.history_rows(keys, minhash, fp, rows, target, 200, 4, min_shared).tolist()
+
     # same key in the same band; the same value in another band is no match; a shared sampled shingle;
-    # nothing shared; two shared.
-    assert candidates.history_rows(keys, fp, rows, new_keys, rare).tolist() == [True, False, True, False, True]
+    # nothing shared; two shared; a band key but too few signature agreements.
+    assert kept([8, 12, 16]) == [True, False, True, False, True, False]
     # Passage candidates need two shared sampled shingles: one is not enough to keep a row for them.
-    two = candidates.history_rows(keys, fp, rows, new_keys, rare, min_shared=2)
-    assert two.tolist() == [True, False, False, False, True]
+    assert kept([8, 12, 16], min_shared=2) == [True, False, False, False, True, False]
     # A shingle that is not rare (a stock phrase) keeps no row.
-    only_8 = candidates.history_rows(keys, fp, rows, new_keys, rare[:1])
-    assert only_8.tolist() == [True, False, False, False, True]
-    assert candidates.history_rows(keys, fp, rows, new_keys, rare[:0]).tolist() == [True, False, False, False, False]
-    assert candidates.occurrences(rare, fp).tolist() == [1, 2, 0]
+    assert kept([8]) == [True, False, False, False, True, False]
+    assert kept([]) == [True, False, False, False, False, False]
+    assert candidates.occurrences(np.array([8, 12, 16], dtype=np.uint64), fp).tolist() == [1, 2, 0]
+
+
+def test_cross_band_pairs_equal_brute_force_and_skip_crowded_buckets():
+    rng = np.random.default_rng(3)
+    keys = rng.integers(0, 12, size=(40, 3)).astype(np.uint64)
+    new_keys = rng.integers(0, 12, size=(25, 3)).astype(np.uint64)
+    new_keys[:, 2] = 7  # every new document shares one key in band 2: a crowded bucket
+    old, new = candidates.cross_band_pairs(keys, new_keys, max_bucket_size=10)
+    want = {
+        (i, j)
+        for i in range(40)
+        for j in range(25)
+        for band in range(3)
+        if keys[i, band] == new_keys[j, band] and (new_keys[:, band] == new_keys[j, band]).sum() <= 10
+    }
+    assert set(zip(old.tolist(), new.tolist(), strict=True)) == want and len(old) == len(want) > 0
