@@ -269,15 +269,18 @@ def history_task(params: BatchParams, run_id: str, feature_paths: list[str]) -> 
     c = params.config.candidates
     new = [pq.read_table(p, columns=["band_keys", "minhash", "shingles"]) for p in feature_paths]
     active = np.concatenate([candidates.has_shingles(t) for t in new])  # a document without shingles never pairs
-    sampled = np.concatenate([candidates.sampled_shingles(t, c.passage_sample)[0] for t in new if c.passage_sample])
-    values, df = np.unique(sampled, return_counts=True) if c.passage_sample else (np.zeros(0, np.uint64), 0)
+    sampled_fp, sampled_doc = _sampled(new, c.passage_sample)
+    values, df = np.unique(sampled_fp, return_counts=True)
     for path in paths:
         df += candidates.occurrences(values, _passage_index(path, c.passage_sample)[0])
         progress.current().advance("history")
+    rare = np.isin(sampled_fp, values[df <= c.passage_max_df])
+    order = np.argsort(sampled_fp[rare], kind="stable")
     target = candidates.MatchTarget(
         keys=np.concatenate([candidates.band_key_matrix(t) for t in new])[active],
         minhash=np.concatenate([align.minhash_matrix(t) for t in new])[active],
-        rare=values[df <= c.passage_max_df] if c.passage_sample else values[:0],
+        passage_fp=sampled_fp[rare][order],
+        passage_doc=sampled_doc[rare][order],
     )
     pruned = []
     for number, path in enumerate(paths):
@@ -300,6 +303,16 @@ def history_task(params: BatchParams, run_id: str, feature_paths: list[str]) -> 
             pruned.append(str(store.write_parquet(kept, run.work_path(f"history-{number:05d}.parquet"))))
         progress.current().advance("history")
     return pruned
+
+
+def _sampled(tables: list[pa.Table], sample: int) -> tuple[np.ndarray, np.ndarray]:
+    """The sampled shingles of this run's features shards, with the document (numbered across shards) of each."""
+    if not sample:
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+    parts = [candidates.sampled_shingles(t, sample) for t in tables]
+    starts = np.cumsum([0] + [t.num_rows for t in tables])[:-1]
+    docs = [row + start for (_, row), start in zip(parts, starts, strict=True)]
+    return np.concatenate([fp for fp, _ in parts]), np.concatenate(docs)
 
 
 def _passage_index(path: Path, sample: int) -> tuple[np.ndarray, np.ndarray]:

@@ -98,12 +98,26 @@ def occurrences(values: np.ndarray, fingerprints: np.ndarray) -> np.ndarray:
 @dataclass
 class MatchTarget:
     """What earlier runs' documents are matched against: the new documents' band keys and signatures (documents
-    with shingles only), and their sampled shingles that are rare across history and new documents together
-    (sorted)."""
+    with shingles only), and their sampled shingles that are rare across history and new documents together, as
+    `passage_fp` (sorted) with the new document holding each in `passage_doc`."""
 
     keys: np.ndarray
     minhash: np.ndarray
-    rare: np.ndarray
+    passage_fp: np.ndarray
+    passage_doc: np.ndarray
+
+
+def equal_pairs(
+    ordered: np.ndarray, queries: np.ndarray, max_matches: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every (query index, position in `ordered`) with equal values, `ordered` sorted; queries matching more than
+    `max_matches` positions are skipped."""
+    lo = np.searchsorted(ordered, queries, side="left")
+    count = np.searchsorted(ordered, queries, side="right") - lo
+    usable = (count > 0) if max_matches is None else (count > 0) & (count <= max_matches)
+    count, lo = count[usable], lo[usable]
+    within = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+    return np.repeat(np.flatnonzero(usable), count), np.repeat(lo, count) + within
 
 
 def cross_band_pairs(keys: np.ndarray, new_keys: np.ndarray, max_bucket_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -113,17 +127,8 @@ def cross_band_pairs(keys: np.ndarray, new_keys: np.ndarray, max_bucket_size: in
     n_new = len(new_keys)
     for band in range(min(keys.shape[1], new_keys.shape[1])):
         order = np.argsort(new_keys[:, band], kind="stable")
-        ordered = new_keys[order, band]
-        lo = np.searchsorted(ordered, keys[:, band], side="left")
-        count = np.searchsorted(ordered, keys[:, band], side="right") - lo
-        usable = (count > 0) & (count <= max_bucket_size)
-        count, lo = count[usable], lo[usable]
-        total = int(count.sum())
-        if total == 0:
-            continue
-        rows = np.repeat(np.flatnonzero(usable), count)
-        within = np.arange(total) - np.repeat(np.cumsum(count) - count, count)
-        codes.append(rows.astype(np.int64) * n_new + order[np.repeat(lo, count) + within])
+        old, position = equal_pairs(new_keys[order, band], keys[:, band], max_bucket_size)
+        codes.append(old.astype(np.int64) * n_new + order[position])
     if not codes:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
@@ -143,19 +148,22 @@ def history_rows(
 ) -> np.ndarray:
     """Rows of an earlier run's shard (band keys, signatures, and its passage index as `fingerprints` with their
     `rows`) that can become a verified pair with a new document: an LSH candidate of one (a shared band key) whose
-    signature agrees with it in at least `min_signature_matches` places (verification drops the others), or a row
-    holding at least `min_shared` of the target's rare sampled shingles (a row sharing fewer with all new
-    documents together shares fewer with each). Stock phrases, common everywhere, keep no row."""
+    signature agrees with it in at least `min_signature_matches` places (verification drops the others), or a
+    passage candidate of one (at least `min_shared` of its rare sampled shingles in common). Stock phrases, common
+    everywhere, keep no row."""
     hit = np.zeros(len(keys), dtype=bool)
     old, new = cross_band_pairs(keys, target.keys, max_bucket_size)
     for start in range(0, len(old), 1 << 15):
         a, b = old[start : start + (1 << 15)], new[start : start + (1 << 15)]
         agree = (minhash[a] == target.minhash[b]).sum(axis=1) >= min_signature_matches
         hit[a[agree]] = True
-    if len(target.rare) and len(fingerprints):
-        pos = np.minimum(np.searchsorted(target.rare, fingerprints), len(target.rare) - 1)
-        shared = np.bincount(rows[target.rare[pos] == fingerprints], minlength=len(keys))
-        hit |= shared >= min_shared
+    if len(target.passage_fp) and len(fingerprints):
+        entry, position = equal_pairs(target.passage_fp, fingerprints)
+        n_new = int(target.passage_doc.max()) + 1
+        codes, shared = np.unique(
+            rows[entry].astype(np.int64) * n_new + target.passage_doc[position], return_counts=True
+        )
+        hit[codes[shared >= min_shared] // n_new] = True
     return hit
 
 

@@ -126,7 +126,10 @@ def test_history_rows_keep_only_what_can_pair_with_a_new_document():
     keys = candidates.band_key_matrix(history)
 
     def kept(rare, min_shared=1):
-        target = candidates.MatchTarget(candidates.band_key_matrix(new), new_minhash, np.array(rare, dtype=np.uint64))
+        fp_new = np.array(rare, dtype=np.uint64)
+        target = candidates.MatchTarget(
+            candidates.band_key_matrix(new), new_minhash, fp_new, np.zeros(len(fp_new), np.int64)
+        )
         return candidates.history_rows(keys, minhash, fp, rows, target, 200, 4, min_shared).tolist()
 
     # same key in the same band; the same value in another band is no match; a shared sampled shingle;
@@ -138,6 +141,11 @@ def test_history_rows_keep_only_what_can_pair_with_a_new_document():
     assert kept([8]) == [True, False, False, False, True, False]
     assert kept([]) == [True, False, False, False, False, False]
     assert candidates.occurrences(np.array([8, 12, 16], dtype=np.uint64), fp).tolist() == [1, 2, 0]
+    # Two rare shingles held by two different new documents: one shared with each is not a passage candidate.
+    split = candidates.MatchTarget(
+        candidates.band_key_matrix(new), new_minhash, np.array([8, 12], np.uint64), np.array([0, 1], np.int64)
+    )
+    assert candidates.history_rows(keys, minhash, fp, rows, split, 200, 4, 2).tolist()[4] is False
 
 
 def test_cross_band_pairs_equal_brute_force_and_skip_crowded_buckets():
