@@ -134,16 +134,18 @@ def featurize_task(params: BatchParams, run_id: str, shards: list[tuple[int, str
 
 @task(name="candidates", cache_policy=NO_CACHE, persist_result=False)
 def candidates_task(
-    params: BatchParams, run_id: str, feature_paths: list[str], history: int = 0
+    params: BatchParams, run_id: str, feature_paths: list[str], history: int = 0, common_path: str | None = None
 ) -> tuple[str, int, list[int]]:
     """LSH banding over every shard's band keys; returns the candidates path, their number, and the shards
-    that have candidates on their `a` side. The first `history` shards are earlier runs': pairs within them were
-    found by those runs and are left out."""
+    that have candidates on their `a` side. The first `history` shards are earlier runs' (pruned): pairs within
+    them were found by those runs and are left out, and the shingles `common_path` lists (common across the whole
+    history window) make no passage candidates, as if nothing had been pruned."""
     run = _store(params, run_id)
     tables = [pq.read_table(p, columns=["band_keys", "shingles"]) for p in feature_paths]
     c = params.config.candidates
+    common = pq.read_table(common_path).column("fingerprint").to_numpy() if common_path else None
     table = candidates.candidate_table(
-        tables, c.max_bucket_size, c.passage_sample, c.passage_max_df, c.passage_min_shared
+        tables, c.max_bucket_size, c.passage_sample, c.passage_max_df, c.passage_min_shared, common
     )
     if history:
         table = table.filter(pc.greater_equal(pc.max_element_wise(table["shard_a"], table["shard_b"]), history))
@@ -251,7 +253,7 @@ def _doc_facts(params: BatchParams, run: store.RunStore, doc_ids: list[str]) -> 
 
 
 @task(name="history", cache_policy=NO_CACHE, persist_result=False)
-def history_task(params: BatchParams, run_id: str, feature_paths: list[str]) -> list[str]:
+def history_task(params: BatchParams, run_id: str, feature_paths: list[str]) -> tuple[list[str], str | None]:
     """The rows of earlier runs' features (within the history window, same signature settings) that can pair with
     this run's documents, one pruned file per history shard with any. History is read one shard at a time, and
     only its band keys, signatures and passage index, twice: first to count how many earlier documents hold each of
@@ -260,11 +262,11 @@ def history_task(params: BatchParams, run_id: str, feature_paths: list[str]) -> 
     stays bounded by the shard size, not the history size."""
     days = params.config.run.history_days
     if not days or not feature_paths:
-        return []
+        return [], None
     run = _store(params, run_id)
     paths = store.history_files(params.output, days, pq.read_schema(feature_paths[0]))
     if not paths:
-        return []
+        return [], None
     progress.current().stage("history", 2 * len(paths))
     c = params.config.candidates
     new = [pq.read_table(p, columns=["band_keys", "minhash", "shingles"]) for p in feature_paths]
@@ -274,6 +276,8 @@ def history_task(params: BatchParams, run_id: str, feature_paths: list[str]) -> 
     for path in paths:
         df += candidates.occurrences(values, _passage_index(path, c.passage_sample)[0])
         progress.current().advance("history")
+    common = pa.table({"fingerprint": pa.array(values[df > c.passage_max_df], pa.uint64())})
+    common_path = str(store.write_parquet(common, run.work_path("common-shingles.parquet")))
     rare = np.isin(sampled_fp, values[df <= c.passage_max_df])
     order = np.argsort(sampled_fp[rare], kind="stable")
     target = candidates.MatchTarget(
@@ -302,7 +306,7 @@ def history_task(params: BatchParams, run_id: str, feature_paths: list[str]) -> 
             kept = table.take(positions)
             pruned.append(str(store.write_parquet(kept, run.work_path(f"history-{number:05d}.parquet"))))
         progress.current().advance("history")
-    return pruned
+    return pruned, common_path
 
 
 def _sampled(tables: list[pa.Table], sample: int) -> tuple[np.ndarray, np.ndarray]:
@@ -418,10 +422,10 @@ def _match_and_commit(
     if not feature_paths:
         for table in ("documents", "segments", "attributions"):
             run.stage(table, schema.OUTPUT_TABLES[table].empty_table())
-    history = history_task(params, run_id, feature_paths)
+    history, common_path = history_task(params, run_id, feature_paths)
     clock.lap("history")
     feature_paths = history + feature_paths
-    cand_path, n_candidates, shards_a = candidates_task(params, run_id, feature_paths, len(history))
+    cand_path, n_candidates, shards_a = candidates_task(params, run_id, feature_paths, len(history), common_path)
     clock.lap("candidates")
     report.stage("verify", len(shards_a))
     shard_groups = _groups(shards_a)

@@ -167,13 +167,16 @@ def history_rows(
     return hit
 
 
-def passage_pairs(feature_tables: list[pa.Table], sample: int, max_df: int, min_shared: int) -> np.ndarray:
+def passage_pairs(
+    feature_tables: list[pa.Table], sample: int, max_df: int, min_shared: int, common: np.ndarray | None = None
+) -> np.ndarray:
     """(n x 2) global row pairs that share at least `min_shared` sampled rare shingles: passage-level candidates.
 
     A copied paragraph inside a long article leaves the two documents' Jaccard near 0.02, out of LSH's reach, but
     every shingle of the paragraph is shared. One shingle in `sample` (by fingerprint value, so both documents keep
     the same ones) is indexed; shingles found in more than `max_df` documents are stock phrases or boilerplate and
-    never create candidates."""
+    never create candidates, nor do the `common` ones (found in more than `max_df` documents of a wider corpus:
+    the history a run's tables were pruned from)."""
     values, docs = [], []
     base = 0
     for table in feature_tables:
@@ -184,6 +187,9 @@ def passage_pairs(feature_tables: list[pa.Table], sample: int, max_df: int, min_
     if not values or base == 0:
         return np.zeros((0, 2), dtype=np.int64)
     fp, doc = np.concatenate(values), np.concatenate(docs)
+    if common is not None and len(common):
+        rare = ~np.isin(fp, common)
+        fp, doc = fp[rare], doc[rare]
     a, b = pairs_in_buckets(fp, max_df)
     if len(a) == 0:
         return np.zeros((0, 2), dtype=np.int64)
@@ -199,6 +205,7 @@ def candidate_table(
     passage_sample: int = 0,
     passage_max_df: int = 50,
     passage_min_shared: int = 3,
+    common: np.ndarray | None = None,
 ) -> pa.Table:
     """Candidate pairs across all shards as (shard_a, row_a, shard_b, row_b, from_passages), sorted by shards.
 
@@ -211,7 +218,7 @@ def candidate_table(
     codes = lsh[:, 0] * n + lsh[:, 1]
     passage = np.zeros(len(codes), dtype=bool)
     if passage_sample and n:
-        extra = passage_pairs(feature_tables, passage_sample, passage_max_df, passage_min_shared)
+        extra = passage_pairs(feature_tables, passage_sample, passage_max_df, passage_min_shared, common)
         extra_codes = np.setdiff1d(extra[:, 0] * n + extra[:, 1], codes)
         codes = np.concatenate([codes, extra_codes])
         passage = np.concatenate([passage, np.ones(len(extra_codes), dtype=bool)])

@@ -100,6 +100,11 @@ def test_passage_index_finds_a_paragraph_inside_long_articles_and_skips_common_s
     assert pairs.get((0, 1)) is True
     # The stock phrase ends 120 documents: more than passage_max_df, so it links none of them.
     assert len(pairs) < 5
+    # Shingles common in a wider corpus (the history this run's tables were pruned from) link nothing either.
+    shared = np.intersect1d(*(candidates.sampled_shingles(features.slice(i, 1), 4)[0] for i in (0, 1)))
+    assert len(shared) >= 3
+    pruned = candidates.candidate_table([features], 200, 4, 50, 3, common=np.sort(shared))
+    assert (0, 1) not in {(r["row_a"], r["row_b"]) for r in pruned.to_pylist()}
 
 
 def test_history_rows_keep_only_what_can_pair_with_a_new_document():
