@@ -73,7 +73,7 @@ def ingest_task(params: BatchParams, run_id: str) -> dict[str, Any]:
     reject_parts = 0
     for number, shard in enumerate(ingest.shards(files, params.config.ingest, run_id, stats, earlier)):
         if shard.documents.num_rows:
-            path = store.write_parquet(shard.documents, run.work_path(f"raw-{number:05d}.parquet"))
+            path = run.write_work(shard.documents, f"raw-{number:05d}.parquet")
             shard_paths.append(str(path))
         if shard.rejects.num_rows:
             run.stage("rejects", shard.rejects, f"{reject_parts:05d}")
@@ -117,7 +117,7 @@ def boilerplate_task(params: BatchParams, run_id: str, raw_paths: list[str]) -> 
     ]
     table = pa.concat_tables(edges) if edges else boilerplate.EDGE_LINES.empty_table()
     index = boilerplate.boilerplate_index(table, cfg)
-    return str(store.write_parquet(index.to_table(), run.work_path("boilerplate.parquet")))
+    return str(run.write_work(index.to_table(), "boilerplate.parquet"))
 
 
 @task(name="featurize", cache_policy=NO_CACHE, persist_result=False)
@@ -149,7 +149,7 @@ def candidates_task(
     )
     if history:
         table = table.filter(pc.greater_equal(pc.max_element_wise(table["shard_a"], table["shard_b"]), history))
-    path = store.write_parquet(table, run.work_path("candidates.parquet"))
+    path = run.write_work(table, "candidates.parquet")
     shards = sorted(set(table.column("shard_a").to_pylist())) if table.num_rows else []
     return str(path), table.num_rows, shards
 
@@ -277,7 +277,7 @@ def history_task(params: BatchParams, run_id: str, feature_paths: list[str]) -> 
         df += candidates.occurrences(values, _passage_index(path, c.passage_sample)[0])
         progress.current().advance("history")
     common = pa.table({"fingerprint": pa.array(values[df > c.passage_max_df], pa.uint64())})
-    common_path = str(store.write_parquet(common, run.work_path("common-shingles.parquet")))
+    common_path = str(run.write_work(common, "common-shingles.parquet"))
     rare = np.isin(sampled_fp, values[df <= c.passage_max_df])
     order = np.argsort(sampled_fp[rare], kind="stable")
     target = candidates.MatchTarget(
@@ -304,7 +304,8 @@ def history_task(params: BatchParams, run_id: str, feature_paths: list[str]) -> 
             # Only the row groups holding a hit are read whole (tokens and offsets are most of a shard's bytes).
             table, positions = store.read_rows(path, np.flatnonzero(hit))
             kept = table.take(positions)
-            pruned.append(str(store.write_parquet(kept, run.work_path(f"history-{number:05d}.parquet"))))
+            name = f"history-{number:05d}.parquet"
+            pruned.append(str(run.write_work(kept, name, row_group_size=parallel.HISTORY_ROW_GROUP)))
         progress.current().advance("history")
     return pruned, common_path
 

@@ -7,7 +7,7 @@ Alignment runs rapidfuzz's Indel opcodes on token strings (one code point per to
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -86,39 +86,49 @@ def signature_matches(view_a: FeatureView, view_b: FeatureView, rows_a: np.ndarr
     return out
 
 
+def _no_rows() -> np.ndarray:
+    return np.zeros(1, dtype=np.int64)
+
+
+# What deciding whether a pair is worth aligning reads; alignment itself reads every features column.
+SCREENING_COLUMNS = ["doc_id", "body_hash", "minhash", "shingles"]
+
+
 @dataclass
 class FeatureView:
-    """Random access to one shard's features and documents by row."""
+    """Random access to one shard's features and documents by row (a view of the screening columns alone has no
+    tokens or quotes: enough to screen pairs, not to align them)."""
 
     doc_ids: list[str]
     shingle_values: np.ndarray
     shingle_offsets: np.ndarray
-    token_values: np.ndarray
-    token_offsets: np.ndarray
-    token_starts: np.ndarray  # character offsets in `text`
-    token_ends: np.ndarray
-    quote_values: np.ndarray
-    quote_offsets: np.ndarray
     body_hashes: np.ndarray
     minhash: np.ndarray  # (docs x num_perm) uint32
+    token_values: np.ndarray = field(default_factory=_no_rows)
+    token_offsets: np.ndarray = field(default_factory=_no_rows)
+    token_starts: np.ndarray = field(default_factory=_no_rows)  # character offsets in `text`
+    token_ends: np.ndarray = field(default_factory=_no_rows)
+    quote_values: np.ndarray = field(default_factory=_no_rows)
+    quote_offsets: np.ndarray = field(default_factory=_no_rows)
 
     @classmethod
     def from_table(cls, features: pa.Table) -> FeatureView:
         shingles = features.column("shingles").combine_chunks()
-        tokens = features.column("tokens").combine_chunks()
-        return cls(
+        view = cls(
             doc_ids=features.column("doc_id").to_pylist(),
             shingle_values=shingles.values.to_numpy(),
             shingle_offsets=shingles.offsets.to_numpy(),
-            token_values=tokens.values.to_numpy(),
-            token_offsets=tokens.offsets.to_numpy(),
-            token_starts=features.column("token_starts").combine_chunks().values.to_numpy(),
-            token_ends=features.column("token_ends").combine_chunks().values.to_numpy(),
-            quote_values=features.column("quotes").combine_chunks().values.to_numpy(),
-            quote_offsets=features.column("quotes").combine_chunks().offsets.to_numpy(),
             body_hashes=features.column("body_hash").to_numpy(),
             minhash=minhash_matrix(features),
         )
+        if "tokens" in features.column_names:
+            tokens = features.column("tokens").combine_chunks()
+            quotes = features.column("quotes").combine_chunks()
+            view.token_values, view.token_offsets = tokens.values.to_numpy(), tokens.offsets.to_numpy()
+            view.token_starts = features.column("token_starts").combine_chunks().values.to_numpy()
+            view.token_ends = features.column("token_ends").combine_chunks().values.to_numpy()
+            view.quote_values, view.quote_offsets = quotes.values.to_numpy(), quotes.offsets.to_numpy()
+        return view
 
     def shingles(self, row: int) -> np.ndarray:
         return self.shingle_values[self.shingle_offsets[row] : self.shingle_offsets[row + 1]]
@@ -242,6 +252,33 @@ def _monotonic_passages(blocks: list, min_words: int) -> list[tuple[int, int, in
     ]
 
 
+def screen(
+    view_a: FeatureView,
+    view_b: FeatureView,
+    rows_a: np.ndarray,
+    rows_b: np.ndarray,
+    cfg: VerifyConfig,
+    from_passages: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which candidate pairs are worth aligning, and each pair's number of shared shingles (0 where not counted),
+    from the screening columns alone: nearly all candidates stop here, before any token is read."""
+    # LSH guarantees `rows` matching values; a real copy has more. Dropping pairs with too few matches before the
+    # exact count removes most stock-phrase candidates at ~1/100 of the cost (see config.toml for the odds).
+    # Passage-index candidates share a passage, not a whole story: they skip this test.
+    plausible = signature_matches(view_a, view_b, rows_a, rows_b) >= cfg.min_signature_matches
+    if from_passages is not None:
+        plausible |= np.asarray(from_passages, dtype=bool)
+    shared = np.zeros(len(rows_a), dtype=np.int64)
+    shared[plausible] = shared_counts(view_a, view_b, rows_a[plausible], rows_b[plausible])
+    size_a = np.diff(view_a.shingle_offsets)[rows_a]
+    size_b = np.diff(view_b.shingle_offsets)[rows_b]
+    same_body = view_a.body_hashes[rows_a] == view_b.body_hashes[rows_b]
+    # Whatever can still be kept: the same body, a near duplicate, or enough shared shingles to hold a passage.
+    near = np.minimum(shared / np.maximum(size_a, 1), shared / np.maximum(size_b, 1)) >= cfg.near_duplicate_containment
+    worth = (shared > 0) & (same_body | near | (shared >= cfg.partial_min_shared_shingles))
+    return worth, shared
+
+
 def verify_pairs(
     view_a: FeatureView,
     view_b: FeatureView,
@@ -253,20 +290,10 @@ def verify_pairs(
 ) -> pa.Table:
     """The `pairs` rows for the candidate pairs (view_a[rows_a[i]], view_b[rows_b[i]]) that share text."""
     rows_a, rows_b = np.asarray(rows_a, dtype=np.int64), np.asarray(rows_b, dtype=np.int64)
-    # LSH guarantees `rows` matching values; a real copy has more. Dropping pairs with too few matches before the
-    # exact count removes most stock-phrase candidates at ~1/100 of the cost (see config.toml for the odds).
-    # Passage-index candidates share a passage, not a whole story: they skip this test.
-    plausible = signature_matches(view_a, view_b, rows_a, rows_b) >= cfg.min_signature_matches
-    if from_passages is not None:
-        plausible |= np.asarray(from_passages, dtype=bool)
-    rows_a, rows_b = rows_a[plausible], rows_b[plausible]
-    shared = shared_counts(view_a, view_b, rows_a, rows_b)
+    worth, shared = screen(view_a, view_b, rows_a, rows_b, cfg, from_passages)
     size_a = np.diff(view_a.shingle_offsets)[rows_a]
     size_b = np.diff(view_b.shingle_offsets)[rows_b]
     same_body = view_a.body_hashes[rows_a] == view_b.body_hashes[rows_b]
-    # Whatever can still be kept: the same body, a near duplicate, or enough shared shingles to hold a passage.
-    near = np.minimum(shared / np.maximum(size_a, 1), shared / np.maximum(size_b, 1)) >= cfg.near_duplicate_containment
-    worth = (shared > 0) & (same_body | near | (shared >= cfg.partial_min_shared_shingles))
     out: dict[str, list] = {name: [] for name in schema.PAIRS.names}
     for i in np.flatnonzero(worth).tolist():
         ra, rb = int(rows_a[i]), int(rows_b[i])

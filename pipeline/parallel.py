@@ -14,6 +14,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -33,10 +34,12 @@ def featurize_shard(cfg: Config, output: str, run_id: str, number: int, raw_path
     run.stage("documents", documents, f"{number:05d}")
     run.stage("segments", segments, f"{number:05d}")
     run.stage("attributions", credits.attributions_table(documents, run_id), f"{number:05d}")
-    path = store.write_parquet(features, run.history_path(f"{number:05d}"), row_group_size=HISTORY_ROW_GROUP)
+    path = store.write_parquet(
+        features, run.history_path(f"{number:05d}"), row_group_size=HISTORY_ROW_GROUP, dictionary=False
+    )
     if cfg.candidates.passage_sample:
         index = candidates.passage_index(features, cfg.candidates.passage_sample)
-        store.write_parquet(index, run.passage_index_path(f"{number:05d}"))
+        store.write_parquet(index, run.passage_index_path(f"{number:05d}"), dictionary=False)
     Path(raw_path).unlink(missing_ok=True)
     return str(path)
 
@@ -44,35 +47,44 @@ def featurize_shard(cfg: Config, output: str, run_id: str, number: int, raw_path
 def verify_shard(
     cfg: Config, output: str, run_id: str, candidates_path: str, feature_paths: Sequence[str], shard_a: int
 ) -> str:
-    """Verify the candidates whose first document is in `shard_a`, holding at most two shards' features in
-    memory; returns the path of the pairs found."""
+    """Verify the candidates whose first document is in `shard_a`; returns the path of the pairs found.
+
+    Two reads: the screening columns (signatures, shingles) of the rows candidates point at, which settle nearly
+    every candidate, then every column of the rows in the pairs left to align. Another shard is read only in the
+    row groups candidates point into (reading every other shard whole for each shard is quadratic in shards)."""
     run = store.RunStore(output, run_id)
     cands = pq.read_table(candidates_path, filters=[("shard_a", "=", shard_a)])
-    view_a = align.FeatureView.from_table(pq.read_table(feature_paths[shard_a]))
-    parts = []
+    screened_a = align.FeatureView.from_table(pq.read_table(feature_paths[shard_a], columns=align.SCREENING_COLUMNS))
+    survivors: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
     for shard_b in sorted(set(cands.column("shard_b").to_pylist())):
         group = cands.filter(pc.equal(cands.column("shard_b"), shard_b))
-        rows_b = group.column("row_b").to_numpy()
+        rows_a, rows_b = group.column("row_a").to_numpy(), group.column("row_b").to_numpy()
+        passages = group.column("from_passages").to_numpy(zero_copy_only=False)
         if shard_b == shard_a:
-            view_b = view_a
+            screened_b, at_b = screened_a, rows_b
         else:
-            # Only the row groups the candidates point into: reading every other shard whole for each shard is
-            # quadratic in the number of shards.
-            table_b, rows_b = store.read_rows(feature_paths[shard_b], rows_b)
-            view_b = align.FeatureView.from_table(table_b)
-        parts.append(
-            align.verify_pairs(
-                view_a,
-                view_b,
-                group.column("row_a").to_numpy(),
-                rows_b,
-                cfg.verify,
-                run_id,
-                group.column("from_passages").to_numpy(zero_copy_only=False),
-            )
-        )
+            table, at_b = store.read_rows(feature_paths[shard_b], rows_b, align.SCREENING_COLUMNS)
+            screened_b = align.FeatureView.from_table(table)
+        worth, _ = align.screen(screened_a, screened_b, rows_a, at_b, cfg.verify, passages)
+        if worth.any():
+            survivors.append((shard_b, rows_a[worth], rows_b[worth], passages[worth]))
+    parts = []
+    if survivors:
+        own = [s[1] for s in survivors] + [s[2] for s in survivors if s[0] == shard_a]
+        view_a, at_a = _rows_view(feature_paths[shard_a], np.concatenate(own))
+        for shard_b, rows_a, rows_b, passages in survivors:
+            view_b, at_b = (view_a, at_a) if shard_b == shard_a else _rows_view(feature_paths[shard_b], rows_b)
+            parts.append(align.verify_pairs(view_a, view_b, at_a(rows_a), at_b(rows_b), cfg.verify, run_id, passages))
     table = pa.concat_tables(parts) if parts else schema.empty(schema.PAIRS)
-    return str(store.write_parquet(table, run.work_path(f"pairs-{shard_a:05d}.parquet")))
+    return str(run.write_work(table, f"pairs-{shard_a:05d}.parquet"))
+
+
+def _rows_view(path: str, rows: np.ndarray) -> tuple[align.FeatureView, Callable[[np.ndarray], np.ndarray]]:
+    """A view of every column of the row groups holding `rows`, and a map from a row of the file to its place in
+    the view."""
+    wanted = np.unique(rows)
+    table, positions = store.read_rows(path, wanted)
+    return align.FeatureView.from_table(table), lambda r: positions[np.searchsorted(wanted, r)]
 
 
 class ShardPool:

@@ -133,12 +133,17 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-def write_parquet(table: pa.Table, path: Path, row_group_size: int | None = None) -> Path:
-    """Write `table` to `path` atomically (temporary file in the same folder, then rename)."""
+def write_parquet(
+    table: pa.Table, path: Path, row_group_size: int | None = None, compression: str = "zstd", dictionary: bool = True
+) -> Path:
+    """Write `table` to `path` atomically (temporary file in the same folder, then rename).
+
+    Dictionary encoding suits the analysts' tables (sources, relations, run ids repeat); hash and offset columns
+    never repeat, and without it their files are about a quarter smaller and faster to write."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
-        pq.write_table(table, tmp, compression="zstd", row_group_size=row_group_size)
+        pq.write_table(table, tmp, compression=compression, row_group_size=row_group_size, use_dictionary=dictionary)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -175,6 +180,11 @@ class RunStore:
     def work_path(self, name: str) -> Path:
         """A path for intermediate files (features, candidates) that never leave staging."""
         return self.staging / WORK / name
+
+    def write_work(self, table: pa.Table, name: str, row_group_size: int | None = None) -> Path:
+        """Write an intermediate file: read once or twice within the run, then deleted, so fast lz4 rather than
+        small zstd."""
+        return write_parquet(table, self.work_path(name), row_group_size, compression="lz4", dictionary=False)
 
     def staged_path(self, table: str, part: str | None = None) -> Path:
         """Where a committed-to-be file of `table` is staged."""
