@@ -144,11 +144,10 @@ def candidates_task(
     tables = [pq.read_table(p, columns=["band_keys", "shingles"]) for p in feature_paths]
     c = params.config.candidates
     common = pq.read_table(common_path).column("fingerprint").to_numpy() if common_path else None
+    first_new = sum(t.num_rows for t in tables[:history])
     table = candidates.candidate_table(
-        tables, c.max_bucket_size, c.passage_sample, c.passage_max_df, c.passage_min_shared, common
+        tables, c.max_bucket_size, c.passage_sample, c.passage_max_df, c.passage_min_shared, common, first_new
     )
-    if history:
-        table = table.filter(pc.greater_equal(pc.max_element_wise(table["shard_a"], table["shard_b"]), history))
     path = run.write_work(table, "candidates.parquet")
     shards = sorted(set(table.column("shard_a").to_pylist())) if table.num_rows else []
     return str(path), table.num_rows, shards

@@ -8,6 +8,7 @@ finds documents that share only a passage. Every pair is a candidate once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pyarrow as pa
@@ -15,9 +16,12 @@ import pyarrow as pa
 from pipeline import schema
 
 
-def pairs_in_buckets(keys: np.ndarray, max_bucket_size: int) -> tuple[np.ndarray, np.ndarray]:
+def pairs_in_buckets(
+    keys: np.ndarray, max_bucket_size: int, newer: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Index pairs (i < j) of rows that share a key, skipping buckets larger than `max_bucket_size`
-    (shared boilerplate would otherwise make every member a candidate of every other)."""
+    (shared boilerplate would otherwise make every member a candidate of every other). With `newer` (one flag per
+    row), only pairs with at least one newer row: pairs among older rows were found when those were new."""
     order = np.argsort(keys, kind="stable")
     sorted_keys = keys[order]
     boundary = np.ones(len(keys), dtype=bool)
@@ -25,6 +29,8 @@ def pairs_in_buckets(keys: np.ndarray, max_bucket_size: int) -> tuple[np.ndarray
     group = np.cumsum(boundary) - 1
     sizes = np.bincount(group)
     usable = (sizes[group] >= 2) & (sizes[group] <= max_bucket_size)
+    if newer is not None:
+        usable &= np.bincount(group, weights=newer[order], minlength=len(sizes))[group] > 0
     members, member_group = order[usable], group[usable]
     left: list[np.ndarray] = []
     right: list[np.ndarray] = []
@@ -39,16 +45,20 @@ def pairs_in_buckets(keys: np.ndarray, max_bucket_size: int) -> tuple[np.ndarray
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
     a, b = np.concatenate(left), np.concatenate(right)
+    if newer is not None:
+        keep = newer[a] | newer[b]
+        a, b = a[keep], b[keep]
     return np.minimum(a, b), np.maximum(a, b)
 
 
-def candidate_pairs(band_keys: np.ndarray, active: np.ndarray, max_bucket_size: int) -> np.ndarray:
-    """(n x 2) int64 row-index pairs, i < j, sorted and distinct, that share a bucket in at least one band.
-    Rows where `active` is False (documents without shingles) never pair."""
+def candidate_pairs(band_keys: np.ndarray, active: np.ndarray, max_bucket_size: int, first_new: int = 0) -> np.ndarray:
+    """(n x 2) int64 row-index pairs, i < j, sorted and distinct, that share a bucket in at least one band, with
+    j >= `first_new`. Rows where `active` is False (documents without shingles) never pair."""
     rows = np.flatnonzero(active)
+    newer = rows >= first_new if first_new else None
     found: list[np.ndarray] = []
     for band in range(band_keys.shape[1]):
-        a, b = pairs_in_buckets(band_keys[rows, band], max_bucket_size)
+        a, b = pairs_in_buckets(band_keys[rows, band], max_bucket_size, newer)
         found.append(rows[a].astype(np.int64) * len(active) + rows[b])
     if not found:
         return np.zeros((0, 2), dtype=np.int64)
@@ -106,6 +116,12 @@ class MatchTarget:
     passage_fp: np.ndarray
     passage_doc: np.ndarray
 
+    @cached_property
+    def sorted_keys(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each band's keys sorted, and the rows in that order (sorted once, searched by every history shard)."""
+        order = np.argsort(self.keys, axis=0, kind="stable")
+        return order, np.take_along_axis(self.keys, order, axis=0)
+
 
 def equal_pairs(
     ordered: np.ndarray, queries: np.ndarray, max_matches: int | None = None
@@ -120,15 +136,15 @@ def equal_pairs(
     return np.repeat(np.flatnonzero(usable), count), np.repeat(lo, count) + within
 
 
-def cross_band_pairs(keys: np.ndarray, new_keys: np.ndarray, max_bucket_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct (row of `keys`, row of `new_keys`) pairs that share a key in the same band, skipping keys that more
-    than `max_bucket_size` new documents hold (as LSH candidates skip such buckets)."""
+def cross_band_pairs(keys: np.ndarray, target: MatchTarget, max_bucket_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (row of `keys`, row of the target's keys) pairs that share a key in the same band, skipping keys
+    that more than `max_bucket_size` new documents hold (as LSH candidates skip such buckets)."""
     codes: list[np.ndarray] = []
-    n_new = len(new_keys)
-    for band in range(min(keys.shape[1], new_keys.shape[1])):
-        order = np.argsort(new_keys[:, band], kind="stable")
-        old, position = equal_pairs(new_keys[order, band], keys[:, band], max_bucket_size)
-        codes.append(old.astype(np.int64) * n_new + order[position])
+    n_new = len(target.keys)
+    order, ordered = target.sorted_keys
+    for band in range(min(keys.shape[1], ordered.shape[1])):
+        old, position = equal_pairs(ordered[:, band], keys[:, band], max_bucket_size)
+        codes.append(old.astype(np.int64) * n_new + order[position, band])
     if not codes:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
@@ -152,7 +168,7 @@ def history_rows(
     passage candidate of one (at least `min_shared` of its rare sampled shingles in common). Stock phrases, common
     everywhere, keep no row."""
     hit = np.zeros(len(keys), dtype=bool)
-    old, new = cross_band_pairs(keys, target.keys, max_bucket_size)
+    old, new = cross_band_pairs(keys, target, max_bucket_size)
     for start in range(0, len(old), 1 << 15):
         a, b = old[start : start + (1 << 15)], new[start : start + (1 << 15)]
         agree = (minhash[a] == target.minhash[b]).sum(axis=1) >= min_signature_matches
@@ -168,7 +184,12 @@ def history_rows(
 
 
 def passage_pairs(
-    feature_tables: list[pa.Table], sample: int, max_df: int, min_shared: int, common: np.ndarray | None = None
+    feature_tables: list[pa.Table],
+    sample: int,
+    max_df: int,
+    min_shared: int,
+    common: np.ndarray | None = None,
+    first_new: int = 0,
 ) -> np.ndarray:
     """(n x 2) global row pairs that share at least `min_shared` sampled rare shingles: passage-level candidates.
 
@@ -176,7 +197,8 @@ def passage_pairs(
     every shingle of the paragraph is shared. One shingle in `sample` (by fingerprint value, so both documents keep
     the same ones) is indexed; shingles found in more than `max_df` documents are stock phrases or boilerplate and
     never create candidates, nor do the `common` ones (found in more than `max_df` documents of a wider corpus:
-    the history a run's tables were pruned from)."""
+    the history a run's tables were pruned from). Rows before `first_new` (earlier runs') pair only with later
+    ones."""
     values, docs = [], []
     base = 0
     for table in feature_tables:
@@ -190,7 +212,7 @@ def passage_pairs(
     if common is not None and len(common):
         rare = ~np.isin(fp, common)
         fp, doc = fp[rare], doc[rare]
-    a, b = pairs_in_buckets(fp, max_df)
+    a, b = pairs_in_buckets(fp, max_df, doc >= first_new if first_new else None)
     if len(a) == 0:
         return np.zeros((0, 2), dtype=np.int64)
     da, db = doc[a], doc[b]
@@ -206,19 +228,21 @@ def candidate_table(
     passage_max_df: int = 50,
     passage_min_shared: int = 3,
     common: np.ndarray | None = None,
+    first_new: int = 0,
 ) -> pa.Table:
     """Candidate pairs across all shards as (shard_a, row_a, shard_b, row_b, from_passages), sorted by shards.
 
     LSH over band keys finds documents alike as wholes; with `passage_sample` > 0 the rare-shingle index adds pairs
-    that share a passage (`from_passages`: verification does not ask those for a MinHash agreement)."""
+    that share a passage (`from_passages`: verification does not ask those for a MinHash agreement). The first
+    `first_new` rows (across the tables in order) are earlier runs' documents: pairs among them are left out."""
     keys = np.concatenate([band_key_matrix(t) for t in feature_tables]) if feature_tables else np.zeros((0, 1))
     active = np.concatenate([has_shingles(t) for t in feature_tables]) if feature_tables else np.zeros(0, bool)
     n = len(active)
-    lsh = candidate_pairs(keys.astype(np.uint64), active, max_bucket_size)
+    lsh = candidate_pairs(keys.astype(np.uint64), active, max_bucket_size, first_new)
     codes = lsh[:, 0] * n + lsh[:, 1]
     passage = np.zeros(len(codes), dtype=bool)
     if passage_sample and n:
-        extra = passage_pairs(feature_tables, passage_sample, passage_max_df, passage_min_shared, common)
+        extra = passage_pairs(feature_tables, passage_sample, passage_max_df, passage_min_shared, common, first_new)
         extra_codes = np.setdiff1d(extra[:, 0] * n + extra[:, 1], codes)
         codes = np.concatenate([codes, extra_codes])
         passage = np.concatenate([passage, np.ones(len(extra_codes), dtype=bool)])

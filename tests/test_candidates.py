@@ -26,6 +26,9 @@ def test_bucket_pairs_equal_brute_force():
     got = candidates.candidate_pairs(keys, np.ones(300, dtype=bool), max_bucket_size=20)
     assert {tuple(p) for p in got.tolist()} == brute_force_pairs(keys, 20)
     assert len(got) == len({tuple(p) for p in got.tolist()})
+    # Rows before first_new are earlier runs': only pairs with a later row remain, none lost.
+    later = candidates.candidate_pairs(keys, np.ones(300, dtype=bool), max_bucket_size=20, first_new=250)
+    assert {tuple(p) for p in later.tolist()} == {p for p in brute_force_pairs(keys, 20) if p[1] >= 250} != set()
 
 
 def test_inactive_rows_never_pair():
@@ -158,7 +161,10 @@ def test_cross_band_pairs_equal_brute_force_and_skip_crowded_buckets():
     keys = rng.integers(0, 12, size=(40, 3)).astype(np.uint64)
     new_keys = rng.integers(0, 12, size=(25, 3)).astype(np.uint64)
     new_keys[:, 2] = 7  # every new document shares one key in band 2: a crowded bucket
-    old, new = candidates.cross_band_pairs(keys, new_keys, max_bucket_size=10)
+    target = candidates.MatchTarget(
+        new_keys, np.zeros((25, 1), np.uint32), np.zeros(0, np.uint64), np.zeros(0, np.int64)
+    )
+    old, new = candidates.cross_band_pairs(keys, target, max_bucket_size=10)
     want = {
         (i, j)
         for i in range(40)
