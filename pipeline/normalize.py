@@ -65,8 +65,7 @@ def body_tokens(bodies: pa.Array) -> BodyTokens:
     (Han/Kana, whose characters are tokens one by one, or characters whose lower case has another length) go
     through the same rules in Python."""
     bodies = bodies.combine_chunks() if isinstance(bodies, pa.ChunkedArray) else bodies
-    lowered = pc.utf8_lower(bodies)
-    spaced = pc.replace_substring_regex(lowered, _NON_WORD_CHAR, " ")
+    spaced, special = _spaced(bodies)
     pieces = pc.split_pattern(spaced, " ")
     piece_offsets = pieces.offsets.to_numpy().astype(np.int64) - pieces.offsets[0].as_py()
     values = pieces.values
@@ -76,7 +75,6 @@ def body_tokens(bodies: pa.Array) -> BodyTokens:
     starts = ends_excl - lengths - 1
     starts -= np.concatenate([[0], ends_excl])[piece_offsets[:-1]][doc_of]
     keep = lengths > 0
-    special = _python_tokenized(bodies, lowered)
     if special.any():
         keep &= ~special[doc_of]
     counts = np.bincount(doc_of[keep], minlength=len(bodies))
@@ -87,6 +85,36 @@ def body_tokens(bodies: pa.Array) -> BodyTokens:
     offsets = np.zeros(len(bodies) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     return BodyTokens(strings, offsets, t_starts.astype(np.int32), t_ends.astype(np.int32))
+
+
+# ASCII bytes in their tokenising form: letters lower-cased, digits kept, everything else a space.
+_ASCII_SPACED = np.full(256, ord(" "), dtype=np.uint8)
+_ASCII_SPACED[np.frombuffer(b"0123456789abcdefghijklmnopqrstuvwxyz", np.uint8)] = np.frombuffer(
+    b"0123456789abcdefghijklmnopqrstuvwxyz", np.uint8
+)
+_ASCII_SPACED[np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", np.uint8)] = np.frombuffer(
+    b"abcdefghijklmnopqrstuvwxyz", np.uint8
+)
+
+
+def _spaced(bodies: pa.Array) -> tuple[pa.StringArray, np.ndarray]:
+    """Each body lower-cased with every non-word character replaced by one space (character offsets unchanged),
+    and which bodies need Python tokenisation instead. ASCII bodies (most English copy) go through a byte lookup
+    table over the whole buffer, ten times faster than the Unicode regex the others need."""
+    ascii_mask = pc.fill_null(pc.string_is_ascii(bodies), True).to_numpy(zero_copy_only=False)
+    buffers = bodies.buffers()
+    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
+    spaced = pa.StringArray.from_buffers(
+        len(bodies), buffers[1], pa.py_buffer(_ASCII_SPACED[data]), buffers[0], bodies.null_count, bodies.offset
+    )
+    special = np.zeros(len(bodies), dtype=bool)
+    if not ascii_mask.all():
+        others = bodies.filter(pa.array(~ascii_mask))
+        lowered = pc.utf8_lower(others)
+        special[~ascii_mask] = _python_tokenized(others, lowered)
+        replaced = pc.replace_substring_regex(lowered, _NON_WORD_CHAR, " ")
+        spaced = pc.replace_with_mask(spaced, pa.array(~ascii_mask), replaced)
+    return spaced, special
 
 
 def _python_tokenized(bodies: pa.Array, lowered: pa.Array) -> np.ndarray:
