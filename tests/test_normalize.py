@@ -108,3 +108,22 @@ def test_body_tokens_carry_their_offsets(body):
     spans = [body[start:end] for start, end in zip(tokens.starts[:n], tokens.ends[:n], strict=True)]
     assert lower(spans) == strings
     assert tokens.strings.to_pylist()[n:] == ["second", "doc"]
+
+
+def test_body_tokens_are_the_same_whichever_path_a_body_takes():
+    # ASCII bodies go through a byte table, others through Unicode rules; mixed, sliced and null bodies included.
+    bodies = [
+        "Plain ASCII, with CAPS and 3.5% numbers_and-hyphens.",
+        "Ne-ASCII: Šiaulių bankas, „ELTA“.",
+        None,
+        "Tab\tand\nnewline; (parens) [brackets] {braces} 'quote' \"double\" end",
+        "東京 AP",
+        "tail ascii",
+    ]
+    array = pa.array(["leading", *bodies], pa.string()).slice(1)
+    batch = normalize.body_tokens(array)
+    for i, body in enumerate(bodies):
+        got = batch.strings.to_pylist()[int(batch.offsets[i]) : int(batch.offsets[i + 1])]
+        want = pc.utf8_lower(pa.array(normalize.tokenize(body or ""), pa.string())).to_pylist()
+        assert got == want, body
+    assert "3" in batch.strings.to_pylist() and "numbers" in batch.strings.to_pylist()
