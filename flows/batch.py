@@ -155,14 +155,15 @@ def candidates_task(
 
 @task(name="verify", cache_policy=NO_CACHE, persist_result=False)
 def verify_task(
-    params: BatchParams, run_id: str, candidates_path: str, feature_paths: list[str], shards_a: list[int]
+    params: BatchParams, run_id: str, candidates_path: str, feature_paths: list[str], blocks: list[list[int]]
 ) -> list[str]:
-    """Verify the candidates whose first document is in one of `shards_a` (in the run's worker processes)."""
-    items = [(params.config, params.output, run_id, candidates_path, feature_paths, shard) for shard in shards_a]
+    """Verify the candidates whose first document is in one of the shards of `blocks` (each block a work item for
+    the run's worker processes)."""
+    items = [(params.config, params.output, run_id, candidates_path, feature_paths, block) for block in blocks]
     paths = []
-    for path in _pool(run_id).each(parallel.verify_shard, items):
+    for block, path in zip(blocks, _pool(run_id).each(parallel.verify_block, items), strict=True):
         paths.append(path)
-        progress.current().advance("verify")
+        progress.current().advance("verify", len(block))
     return paths
 
 
@@ -428,7 +429,8 @@ def _match_and_commit(
     cand_path, n_candidates, shards_a = candidates_task(params, run_id, feature_paths, len(history), common_path)
     clock.lap("candidates")
     report.stage("verify", len(shards_a))
-    shard_groups = _groups(shards_a)
+    blocks = [shards_a[i : i + parallel.VERIFY_BLOCK] for i in range(0, len(shards_a), parallel.VERIFY_BLOCK)]
+    shard_groups = _groups(blocks)
     pair_futures = verify_task.map(
         unmapped(params), unmapped(run_id), unmapped(cand_path), unmapped(feature_paths), shard_groups
     )

@@ -44,46 +44,64 @@ def featurize_shard(cfg: Config, output: str, run_id: str, number: int, raw_path
     return str(path)
 
 
-def verify_shard(
-    cfg: Config, output: str, run_id: str, candidates_path: str, feature_paths: Sequence[str], shard_a: int
+# Shards whose candidates one work item verifies together: each other shard is read once per block instead of once
+# per shard (reads grow with shards squared over this), while memory holds the block's signatures and shingles.
+VERIFY_BLOCK = 8
+
+
+def verify_block(
+    cfg: Config, output: str, run_id: str, candidates_path: str, feature_paths: Sequence[str], block: Sequence[int]
 ) -> str:
-    """Verify the candidates whose first document is in `shard_a`; returns the path of the pairs found.
+    """Verify the candidates whose first document is in one of the shards `block`; returns the path of the pairs.
 
     Two reads: the screening columns (signatures, shingles) of the rows candidates point at, which settle nearly
-    every candidate, then every column of the rows in the pairs left to align. Another shard is read only in the
-    row groups candidates point into (reading every other shard whole for each shard is quadratic in shards)."""
+    every candidate, then every column of the rows in the pairs left to align. A shard outside the block is read
+    only in the row groups candidates point into."""
     run = store.RunStore(output, run_id)
-    cands = pq.read_table(candidates_path, filters=[("shard_a", "=", shard_a)])
-    screened_a = align.FeatureView.from_table(pq.read_table(feature_paths[shard_a], columns=align.SCREENING_COLUMNS))
-    survivors: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+    cands = pq.read_table(candidates_path, filters=[("shard_a", "in", list(block))])
+    screened = {
+        a: align.FeatureView.from_table(pq.read_table(feature_paths[a], columns=align.SCREENING_COLUMNS)) for a in block
+    }
+    survivors: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]] = []
     for shard_b in sorted(set(cands.column("shard_b").to_pylist())):
-        group = cands.filter(pc.equal(cands.column("shard_b"), shard_b))
-        rows_a, rows_b = group.column("row_a").to_numpy(), group.column("row_b").to_numpy()
-        passages = group.column("from_passages").to_numpy(zero_copy_only=False)
-        if shard_b == shard_a:
-            screened_b, at_b = screened_a, rows_b
+        on_b = cands.filter(pc.equal(cands.column("shard_b"), shard_b))
+        if shard_b in screened:
+            view_b, at_b = screened[shard_b], _identity
         else:
-            table, at_b = store.read_rows(feature_paths[shard_b], rows_b, align.SCREENING_COLUMNS)
-            screened_b = align.FeatureView.from_table(table)
-        worth, _ = align.screen(screened_a, screened_b, rows_a, at_b, cfg.verify, passages)
-        if worth.any():
-            survivors.append((shard_b, rows_a[worth], rows_b[worth], passages[worth]))
+            view_b, at_b = _rows_view(feature_paths[shard_b], on_b.column("row_b").to_numpy(), align.SCREENING_COLUMNS)
+        for shard_a in sorted(set(on_b.column("shard_a").to_pylist())):
+            group = on_b.filter(pc.equal(on_b.column("shard_a"), shard_a))
+            rows_a, rows_b = group.column("row_a").to_numpy(), group.column("row_b").to_numpy()
+            passages = group.column("from_passages").to_numpy(zero_copy_only=False)
+            worth, _ = align.screen(screened[shard_a], view_b, rows_a, at_b(rows_b), cfg.verify, passages)
+            if worth.any():
+                survivors.append((shard_a, shard_b, rows_a[worth], rows_b[worth], passages[worth]))
+    del screened
+    views: dict[int, tuple[align.FeatureView, Callable[[np.ndarray], np.ndarray]]] = {}
+    for shard in sorted({s[0] for s in survivors} | {s[1] for s in survivors}):
+        rows = [r_a for a, _, r_a, _, _ in survivors if a == shard] + [
+            r_b for _, b, _, r_b, _ in survivors if b == shard
+        ]
+        views[shard] = _rows_view(feature_paths[shard], np.concatenate(rows))
     parts = []
-    if survivors:
-        own = [s[1] for s in survivors] + [s[2] for s in survivors if s[0] == shard_a]
-        view_a, at_a = _rows_view(feature_paths[shard_a], np.concatenate(own))
-        for shard_b, rows_a, rows_b, passages in survivors:
-            view_b, at_b = (view_a, at_a) if shard_b == shard_a else _rows_view(feature_paths[shard_b], rows_b)
-            parts.append(align.verify_pairs(view_a, view_b, at_a(rows_a), at_b(rows_b), cfg.verify, run_id, passages))
+    for shard_a, shard_b, rows_a, rows_b, passages in survivors:
+        (view_a, at_a), (view_b, at_b) = views[shard_a], views[shard_b]
+        parts.append(align.verify_pairs(view_a, view_b, at_a(rows_a), at_b(rows_b), cfg.verify, run_id, passages))
     table = pa.concat_tables(parts) if parts else schema.empty(schema.PAIRS)
-    return str(run.write_work(table, f"pairs-{shard_a:05d}.parquet"))
+    return str(run.write_work(table, f"pairs-{block[0]:05d}.parquet"))
 
 
-def _rows_view(path: str, rows: np.ndarray) -> tuple[align.FeatureView, Callable[[np.ndarray], np.ndarray]]:
-    """A view of every column of the row groups holding `rows`, and a map from a row of the file to its place in
-    the view."""
+def _identity(rows: np.ndarray) -> np.ndarray:
+    return rows
+
+
+def _rows_view(
+    path: str, rows: np.ndarray, columns: list[str] | None = None
+) -> tuple[align.FeatureView, Callable[[np.ndarray], np.ndarray]]:
+    """A view of `columns` (default all) of the row groups holding `rows`, and a map from a row of the file to its
+    place in the view."""
     wanted = np.unique(rows)
-    table, positions = store.read_rows(path, wanted)
+    table, positions = store.read_rows(path, wanted, columns)
     return align.FeatureView.from_table(table), lambda r: positions[np.searchsorted(wanted, r)]
 
 

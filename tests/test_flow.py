@@ -12,10 +12,12 @@ from tests.conftest import corpus_docs, read_jsonl
 pytestmark = pytest.mark.prefect
 
 
-def test_batch_flow_writes_every_table_and_shards_the_work(prefect_harness, sample_corpus, tmp_path):
+def test_batch_flow_writes_every_table_and_shards_the_work(prefect_harness, sample_corpus, tmp_path, monkeypatch):
     from flows.batch import BatchParams, run_batch
+    from pipeline import parallel
 
     cfg = Config.model_validate({"ingest": {"shard_size": 40}})  # several shards, cross-shard pairs
+    monkeypatch.setattr(parallel, "VERIFY_BLOCK", 2)  # verification blocks read shards outside them in part
     result = run_batch(BatchParams(inputs=[str(sample_corpus / "corpus")], output=str(tmp_path), config=cfg))
     run_id = result["run_id"]
     con = duckdb.connect()
