@@ -110,6 +110,7 @@ class FeatureView:
     token_ends: np.ndarray = field(default_factory=_no_rows)
     quote_values: np.ndarray = field(default_factory=_no_rows)
     quote_offsets: np.ndarray = field(default_factory=_no_rows)
+    _all_tokens: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_table(cls, features: pa.Table) -> FeatureView:
@@ -135,6 +136,13 @@ class FeatureView:
 
     def tokens(self, row: int) -> np.ndarray:
         return self.token_values[self.token_offsets[row] : self.token_offsets[row + 1]]
+
+    def token_string(self, row: int) -> str:
+        """The row's tokens as one code point each (see `_token_string`), cut from one string of the whole view
+        made on first use: a document in many pairs is converted once."""
+        if self._all_tokens is None:
+            self._all_tokens = _token_string(self.token_values)
+        return self._all_tokens[self.token_offsets[row] : self.token_offsets[row + 1]]
 
     def quotes(self, row: int) -> list[tuple[int, int]]:
         flat = self.quote_values[self.quote_offsets[row] : self.quote_offsets[row + 1]].tolist()
@@ -298,7 +306,7 @@ def verify_pairs(
     for i in np.flatnonzero(worth).tolist():
         ra, rb = int(rows_a[i]), int(rows_b[i])
         o = _overlap_from_counts(int(shared[i]), int(size_a[i]), int(size_b[i]))
-        sa, sb = _token_string(view_a.tokens(ra)), _token_string(view_b.tokens(rb))
+        sa, sb = view_a.token_string(ra), view_b.token_string(rb)
         found, similarity = alignment(sa, sb, cfg.min_passage_words)
         longest = max((a1 - a0 + 1 for a0, a1, _, _ in found), default=0)
         spans = [(view_a.token_span(ra, a0, a1), view_b.token_span(rb, b0, b1)) for a0, a1, b0, b1 in found]
