@@ -14,7 +14,6 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline import schema
-from pipeline.signatures import fmix64
 
 
 def pairs_in_buckets(
@@ -119,17 +118,9 @@ class MatchTarget:
 
     @cached_property
     def sorted_keys(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every band key made unique to its band (`band_tagged`), sorted, and the row holding each: sorted once,
-        searched by every history shard."""
-        tagged = band_tagged(self.keys).ravel()
-        order = np.argsort(tagged, kind="stable")
-        return order // self.keys.shape[1], tagged[order]
-
-
-def band_tagged(keys: np.ndarray) -> np.ndarray:
-    """(docs x bands) keys mixed with their band number, so one flat search finds equal keys in the same band only."""
-    bands = np.arange(keys.shape[1], dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-    return fmix64(keys.astype(np.uint64) ^ bands[np.newaxis, :])
+        """Each band's keys sorted, and the rows in that order (sorted once, searched by every history shard)."""
+        order = np.argsort(self.keys, axis=0, kind="stable")
+        return order, np.take_along_axis(self.keys, order, axis=0)
 
 
 def equal_pairs(
@@ -147,11 +138,17 @@ def equal_pairs(
 
 def cross_band_pairs(keys: np.ndarray, target: MatchTarget, max_bucket_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Distinct (row of `keys`, row of the target's keys) pairs that share a key in the same band, skipping keys
-    that more than `max_bucket_size` new documents hold (as LSH candidates skip such buckets). All bands at once."""
-    rows, ordered = target.sorted_keys
-    query, position = equal_pairs(ordered, band_tagged(keys).ravel(), max_bucket_size)
+    that more than `max_bucket_size` new documents hold (as LSH candidates skip such buckets)."""
+    codes: list[np.ndarray] = []
     n_new = len(target.keys)
-    unique = np.unique((query // keys.shape[1]).astype(np.int64) * n_new + rows[position])
+    order, ordered = target.sorted_keys
+    for band in range(min(keys.shape[1], ordered.shape[1])):
+        old, position = equal_pairs(ordered[:, band], keys[:, band], max_bucket_size)
+        codes.append(old.astype(np.int64) * n_new + order[position, band])
+    if not codes:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    unique = np.unique(np.concatenate(codes))
     return unique // n_new, unique % n_new
 
 
