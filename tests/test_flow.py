@@ -131,7 +131,8 @@ def test_a_later_batch_grows_and_merges_earlier_clusters(prefect_harness, tmp_pa
             ("alone", "daily.example", "2026-11-01T13:00:00Z", story(3)),
         ],
     )
-    first = run_batch(BatchParams(inputs=[str(tmp_path / "in1")], output=str(out)))
+    small = Config.model_validate({"ingest": {"shard_size": 2}})  # three history shards, matched as one batch
+    first = run_batch(BatchParams(inputs=[str(tmp_path / "in1")], output=str(out), config=small))
     con = duckdb.connect()
 
     def cluster_of(doc_id: str) -> str:
@@ -151,7 +152,7 @@ def test_a_later_batch_grows_and_merges_earlier_clusters(prefect_harness, tmp_pa
     second = run_batch(BatchParams(inputs=[str(tmp_path / "in2")], output=str(out)))
     assert second["run_id"] > first["run_id"]
     assert 0 < second["counts"]["history_rows"] < 5  # the unrelated story of the first batch is not read again
-    assert len(list((out / "_passages").glob("*.parquet"))) == 2  # each run's passage index, committed with it
+    assert len(list((out / "_passages").glob("*.parquet"))) == 4  # each shard's passage index, committed with it
     cross = con.execute(
         f"SELECT doc_id_a, doc_id_b FROM '{out}/pairs/*.parquet' WHERE run_id = ?", [second["run_id"]]
     ).fetchall()
@@ -186,7 +187,7 @@ def test_history_without_a_passage_index_for_this_sampling_is_sampled_from_its_s
     for written in (None, 2, 4):  # none (an older version), another sampling, this sampling
         if written:
             store.write_parquet(candidates.passage_index(features, written), index)
-        fp, rows = _passage_index(path, 4)
+        fp, rows = _passage_index([path], 4)
         order = np.lexsort((rows, fp))
         expected = np.lexsort((want[1], want[0]))
         assert fp[order].tolist() == want[0][expected].tolist() and rows[order].tolist() == want[1][expected].tolist()
