@@ -122,6 +122,34 @@ class MatchTarget:
         order = np.argsort(self.keys, axis=0, kind="stable")
         return order, np.take_along_axis(self.keys, order, axis=0)
 
+    @cached_property
+    def key_filter(self) -> np.ndarray:
+        """`presence_filter` of every band key of the new documents."""
+        return presence_filter(self.keys.ravel())
+
+    @cached_property
+    def passage_filter(self) -> np.ndarray:
+        """`presence_filter` of the new documents' rare sampled shingles."""
+        return presence_filter(self.passage_fp)
+
+
+# Low bits of a hash that index a presence filter: 2**24 flags (16 MB), so a million new values leave most unset.
+_FILTER_MASK = np.uint64((1 << 24) - 1)
+
+
+def presence_filter(values: np.ndarray) -> np.ndarray:
+    """Flags by the low 24 bits of hashes: a value whose flag is unset is not among `values`. Checking it is one
+    gather, where a binary search of a large sorted array costs ~100 ns of cache misses per value, so history
+    values are filtered first and only the few that pass are searched."""
+    flags = np.zeros(1 << 24, dtype=bool)
+    flags[(values.astype(np.uint64) & _FILTER_MASK).astype(np.int64)] = True
+    return flags
+
+
+def maybe_in(flags: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Indices of `values` whose presence flag is set (a superset of those really present)."""
+    return np.flatnonzero(flags[(values.astype(np.uint64) & _FILTER_MASK).astype(np.int64)])
+
 
 def equal_pairs(
     ordered: np.ndarray, queries: np.ndarray, max_matches: int | None = None
@@ -143,8 +171,9 @@ def cross_band_pairs(keys: np.ndarray, target: MatchTarget, max_bucket_size: int
     n_new = len(target.keys)
     order, ordered = target.sorted_keys
     for band in range(min(keys.shape[1], ordered.shape[1])):
-        old, position = equal_pairs(ordered[:, band], keys[:, band], max_bucket_size)
-        codes.append(old.astype(np.int64) * n_new + order[position, band])
+        candidates = maybe_in(target.key_filter, keys[:, band])
+        old, position = equal_pairs(ordered[:, band], keys[candidates, band], max_bucket_size)
+        codes.append(candidates[old].astype(np.int64) * n_new + order[position, band])
     if not codes:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
@@ -174,7 +203,9 @@ def history_rows(
         agree = (minhash[a] == target.minhash[b]).sum(axis=1) >= min_signature_matches
         hit[a[agree]] = True
     if len(target.passage_fp) and len(fingerprints):
-        entry, position = equal_pairs(target.passage_fp, fingerprints)
+        candidates = maybe_in(target.passage_filter, fingerprints)
+        entry, position = equal_pairs(target.passage_fp, fingerprints[candidates])
+        entry = candidates[entry]
         n_new = int(target.passage_doc.max()) + 1
         codes, shared = np.unique(
             rows[entry].astype(np.int64) * n_new + target.passage_doc[position], return_counts=True

@@ -173,3 +173,12 @@ def test_cross_band_pairs_equal_brute_force_and_skip_crowded_buckets():
         if keys[i, band] == new_keys[j, band] and (new_keys[:, band] == new_keys[j, band]).sum() <= 10
     }
     assert set(zip(old.tolist(), new.tolist(), strict=True)) == want and len(old) == len(want) > 0
+
+
+def test_presence_filter_never_misses_a_present_value_and_drops_most_absent_ones():
+    rng = np.random.default_rng(11)
+    values = rng.integers(0, 2**63, 50_000, dtype=np.uint64)
+    queries = np.concatenate([values[:5000], rng.integers(0, 2**63, 50_000, dtype=np.uint64)])
+    passed = candidates.maybe_in(candidates.presence_filter(values), queries)
+    assert set(range(5000)) <= set(passed.tolist())  # every present value passes
+    assert len(passed) - 5000 < 0.01 * 50_000  # 50k values set ~0.3% of the flags
