@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -29,6 +28,7 @@ from pipeline import (
     boilerplate,
     candidates,
     cluster,
+    history,
     ingest,
     parallel,
     provenance,
@@ -255,118 +255,21 @@ def _doc_facts(params: BatchParams, run: store.RunStore, doc_ids: list[str]) -> 
 @task(name="history", cache_policy=NO_CACHE, persist_result=False)
 def history_task(params: BatchParams, run_id: str, feature_paths: list[str]) -> tuple[list[str], str | None]:
     """The rows of earlier runs' features (within the history window, same signature settings) that can pair with
-    this run's documents, in one pruned file per batch of history shards with any. History is read a batch of
-    shards at a time, and only its band keys, signatures and passage index, twice: first to count how many earlier
-    documents hold each of the new documents' sampled shingles (stock phrases are common), then to keep the rows
-    that would pass verification's first test with a new document, or share enough rare shingles with one. Also
-    returns the path of the new documents' sampled shingles that are common across history and new documents
-    together (None without history). Memory stays bounded by the batch size, not the history size."""
+    this run's documents, as pruned work files, and the path of the new documents' sampled shingles that are common
+    across history and new documents together (None without history). See `pipeline/history.py`."""
     days = params.config.run.history_days
     if not days or not feature_paths:
         return [], None
-    run = _store(params, run_id)
-    batches = _history_batches(store.history_files(params.output, days, pq.read_schema(feature_paths[0])))
-    if not batches:
-        return [], None
-    progress.current().stage("history", 2 * len(batches))
-    c = params.config.candidates
-    new = [pq.read_table(p, columns=["band_keys", "minhash", "shingles"]) for p in feature_paths]
-    active = np.concatenate([candidates.has_shingles(t) for t in new])  # a document without shingles never pairs
-    sampled_fp, sampled_doc = _sampled(new, c.passage_sample)
-    values, df = np.unique(sampled_fp, return_counts=True)
-    for batch in batches:
-        df += candidates.occurrences(values, _passage_index(batch, c.passage_sample)[0])
-        progress.current().advance("history")
-    common = pa.table({"fingerprint": pa.array(values[df > c.passage_max_df], pa.uint64())})
-    common_path = str(run.write_work(common, "common-shingles.parquet"))
-    rare = np.isin(sampled_fp, values[df <= c.passage_max_df])
-    order = np.argsort(sampled_fp[rare], kind="stable")
-    target = candidates.MatchTarget(
-        keys=np.concatenate([candidates.band_key_matrix(t) for t in new])[active],
-        minhash=np.concatenate([align.minhash_matrix(t) for t in new])[active],
-        passage_fp=sampled_fp[rare][order],
-        passage_doc=sampled_doc[rare][order],
+    paths = store.history_files(params.output, days, pq.read_schema(feature_paths[0]))
+    report = progress.current()
+    return history.prune(
+        paths,
+        feature_paths,
+        params.config,
+        _store(params, run_id),
+        on_start=lambda steps: report.stage("history", steps),
+        on_step=lambda: report.advance("history"),
     )
-    pruned = []
-    for number, batch in enumerate(batches):
-        signed = pa.concat_tables([pq.read_table(p, columns=["band_keys", "minhash"]) for p in batch])
-        fingerprints, rows = _passage_index(batch, c.passage_sample)
-        hit = candidates.history_rows(
-            candidates.band_key_matrix(signed),
-            align.minhash_matrix(signed),
-            fingerprints,
-            rows,
-            target,
-            c.max_bucket_size,
-            params.config.verify.min_signature_matches,
-            c.passage_min_shared,
-        )
-        kept = []
-        for path, start, end in _spans(batch):
-            if hit[start:end].any():
-                # Only the row groups holding a hit are read whole (tokens and offsets are most of a shard's bytes).
-                table, positions = store.read_rows(path, np.flatnonzero(hit[start:end]))
-                kept.append(table.take(positions))
-        if kept:
-            name = f"history-{number:05d}.parquet"
-            table = pa.concat_tables(kept)
-            pruned.append(str(run.write_work(table, name, row_group_size=parallel.HISTORY_ROW_GROUP)))
-        progress.current().advance("history")
-    return pruned, common_path
-
-
-# History rows matched at once: numpy calls on one 2,000-row shard cost more in call overhead than in work, while a
-# batch this size holds ~25 MB of band keys and signatures.
-HISTORY_BATCH_ROWS = 1 << 15
-
-
-def _history_batches(paths: list[Path]) -> list[list[Path]]:
-    """Consecutive history shards in batches of at most HISTORY_BATCH_ROWS rows (a larger shard alone)."""
-    batches: list[list[Path]] = []
-    rows = 0
-    for path in paths:
-        n = pq.ParquetFile(path).metadata.num_rows
-        if not batches or rows + n > HISTORY_BATCH_ROWS:
-            batches.append([])
-            rows = 0
-        batches[-1].append(path)
-        rows += n
-    return batches
-
-
-def _spans(batch: list[Path]) -> list[tuple[Path, int, int]]:
-    """Each shard of a batch with the range of batch rows it holds."""
-    sizes = [pq.ParquetFile(p).metadata.num_rows for p in batch]
-    ends = np.cumsum(sizes).tolist()
-    return [(p, end - n, end) for p, n, end in zip(batch, sizes, ends, strict=True)]
-
-
-def _sampled(tables: list[pa.Table], sample: int) -> tuple[np.ndarray, np.ndarray]:
-    """The sampled shingles of this run's features shards, with the document (numbered across shards) of each."""
-    if not sample:
-        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
-    parts = [candidates.sampled_shingles(t, sample) for t in tables]
-    starts = np.cumsum([0] + [t.num_rows for t in tables])[:-1]
-    docs = [row + start for (_, row), start in zip(parts, starts, strict=True)]
-    return np.concatenate([fp for fp, _ in parts]), np.concatenate(docs)
-
-
-def _passage_index(batch: list[Path], sample: int) -> tuple[np.ndarray, np.ndarray]:
-    """The sampled shingle fingerprints of a batch of history shards and their rows (numbered across the batch):
-    each shard's persisted passage index, or sampled from its shingles when it has none for this sampling (shards
-    of older versions or other settings)."""
-    if not sample:
-        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
-    fingerprints, rows = [], []
-    for path, start, _ in _spans(batch):
-        index = store.read_passage_index(path, sample)
-        if index is None:
-            fp, row = candidates.sampled_shingles(pq.read_table(path, columns=["shingles"]), sample)
-        else:
-            fp, row = index.column("fingerprint").to_numpy(), index.column("row").to_numpy()
-        fingerprints.append(fp)
-        rows.append(row.astype(np.int64) + start)
-    return np.concatenate(fingerprints), np.concatenate(rows)
 
 
 def _versions() -> dict[str, str]:

@@ -1,8 +1,8 @@
 """Compiled loops (numba) for the few hot paths that neither numpy nor the libraries' batch APIs express without
 materialising far more memory than the answer needs.
 
-Each kernel takes flat numpy arrays (the Arrow list layout: values plus offsets) and runs without the GIL, so the
-flow's worker threads can run them side by side. Compiled code is cached on disk (`cache=True`): a process pays
+Each kernel takes flat numpy arrays (the Arrow list layout: values plus offsets) and releases the GIL, so threads
+can run it side by side. Compiled code is cached on disk (`cache=True`): a process pays
 the compilation once per installation, not once per run.
 """
 

@@ -2,8 +2,9 @@
 
 Cleaning and alignment are Python loops that hold the GIL, so threads give a run one core whatever the machine
 has; worker processes give each shard a core. A work item reads Parquet paths and writes Parquet paths (a shard in,
-a shard out), so nothing large crosses a process boundary, and each worker holds one shard at a time: memory grows
-with the shard size times the workers, not with the corpus.
+a shard out), so nothing large crosses a process boundary, and each worker holds one shard at a time (one block
+of `VERIFY_BLOCK` shards' signatures and shingles when verifying): memory grows with the shard size times the
+workers, not with the corpus.
 """
 
 from __future__ import annotations
@@ -79,9 +80,8 @@ def verify_block(
     del screened
     views: dict[int, tuple[align.FeatureView, Callable[[np.ndarray], np.ndarray]]] = {}
     for shard in sorted({s[0] for s in survivors} | {s[1] for s in survivors}):
-        rows = [r_a for a, _, r_a, _, _ in survivors if a == shard] + [
-            r_b for _, b, _, r_b, _ in survivors if b == shard
-        ]
+        rows = [r_a for a, _, r_a, _, _ in survivors if a == shard]
+        rows += [r_b for _, b, _, r_b, _ in survivors if b == shard]
         views[shard] = _rows_view(feature_paths[shard], np.concatenate(rows))
     parts = []
     for shard_a, shard_b, rows_a, rows_b, passages in survivors:
@@ -107,7 +107,7 @@ def _rows_view(
 
 class ShardPool:
     """Runs work items in `workers` spawned processes, or in the calling thread when there is one worker (small
-    runs: a new process costs about a second of imports)."""
+    runs: a new process spends about two seconds on imports)."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers

@@ -173,8 +173,8 @@ def test_a_later_batch_grows_and_merges_earlier_clusters(prefect_harness, tmp_pa
 def test_history_without_a_passage_index_for_this_sampling_is_sampled_from_its_shingles(tmp_path):
     import pyarrow as pa
 
-    from flows.batch import _passage_index
     from pipeline import candidates, signatures, store
+    from pipeline.history import passage_entries
     from pipeline.schema import DOCUMENTS
 
     docs = pa.Table.from_pylist(
@@ -187,7 +187,7 @@ def test_history_without_a_passage_index_for_this_sampling_is_sampled_from_its_s
     for written in (None, 2, 4):  # none (an older version), another sampling, this sampling
         if written:
             store.write_parquet(candidates.passage_index(features, written), index)
-        fp, rows = _passage_index([path], 4)
+        fp, rows = passage_entries([path], 4)
         order = np.lexsort((rows, fp))
         expected = np.lexsort((want[1], want[0]))
         assert fp[order].tolist() == want[0][expected].tolist() and rows[order].tolist() == want[1][expected].tolist()

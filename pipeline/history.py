@@ -1,0 +1,138 @@
+"""History: the rows of earlier runs' features that can pair with a run's new documents.
+
+Every run leaves its features (signatures, band keys, token hashes) in `output/_history/` and, beside each shard, a
+passage index in `output/_passages/`. A later run reads history a batch of shards at a time, and only their band
+keys, signatures and passage indexes, twice: first to count how many earlier documents hold each of the new
+documents' sampled shingles (stock phrases are common and link nothing), then to keep the rows that would pass
+verification's first test with a new document (a shared band key and enough agreeing signature values) or share
+enough rare sampled shingles with one. Only the row groups holding kept rows are read whole. Memory stays bounded by
+the batch size, not the history size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline import align, candidates, store
+from pipeline.config import Config
+from pipeline.parallel import HISTORY_ROW_GROUP
+
+
+def prune(
+    paths: list[Path],
+    feature_paths: list[str],
+    cfg: Config,
+    run: store.RunStore,
+    on_start: Callable[[int], None] = lambda steps: None,
+    on_step: Callable[[], None] = lambda: None,
+) -> tuple[list[str], str | None]:
+    """The kept rows of the history shards `paths` as work files (one per batch with any), and the path of the new
+    documents' (`feature_paths`) sampled shingles that are common across history and new documents together; None
+    when there is no history. `on_start(steps)` and `on_step()` report progress."""
+    batches = _batches(paths)
+    if not batches:
+        return [], None
+    on_start(2 * len(batches))
+    c = cfg.candidates
+    new = [pq.read_table(p, columns=["band_keys", "minhash", "shingles"]) for p in feature_paths]
+    active = np.concatenate([candidates.has_shingles(t) for t in new])  # a document without shingles never pairs
+    sampled_fp, sampled_doc = _sampled(new, c.passage_sample)
+    values, df = np.unique(sampled_fp, return_counts=True)
+    for batch in batches:
+        df += candidates.occurrences(values, passage_entries(batch, c.passage_sample)[0])
+        on_step()
+    common = pa.table({"fingerprint": pa.array(values[df > c.passage_max_df], pa.uint64())})
+    common_path = str(run.write_work(common, "common-shingles.parquet"))
+    rare = np.isin(sampled_fp, values[df <= c.passage_max_df])
+    order = np.argsort(sampled_fp[rare], kind="stable")
+    target = candidates.MatchTarget(
+        keys=np.concatenate([candidates.band_key_matrix(t) for t in new])[active],
+        minhash=np.concatenate([align.minhash_matrix(t) for t in new])[active],
+        passage_fp=sampled_fp[rare][order],
+        passage_doc=sampled_doc[rare][order],
+    )
+    pruned = []
+    for number, batch in enumerate(batches):
+        signed = pa.concat_tables([pq.read_table(p, columns=["band_keys", "minhash"]) for p in batch])
+        fingerprints, rows = passage_entries(batch, c.passage_sample)
+        hit = candidates.history_rows(
+            candidates.band_key_matrix(signed),
+            align.minhash_matrix(signed),
+            fingerprints,
+            rows,
+            target,
+            c.max_bucket_size,
+            cfg.verify.min_signature_matches,
+            c.passage_min_shared,
+        )
+        kept = []
+        for path, start, end in _spans(batch):
+            if hit[start:end].any():
+                # Only the row groups holding a hit are read whole (tokens and offsets are most of a shard's bytes).
+                table, positions = store.read_rows(path, np.flatnonzero(hit[start:end]))
+                kept.append(table.take(positions))
+        if kept:
+            name = f"history-{number:05d}.parquet"
+            table = pa.concat_tables(kept)
+            pruned.append(str(run.write_work(table, name, row_group_size=HISTORY_ROW_GROUP)))
+        on_step()
+    return pruned, common_path
+
+
+# History rows matched at once: numpy calls on one 2,000-row shard cost more in call overhead than in work, while a
+# batch this size holds ~25 MB of band keys and signatures.
+HISTORY_BATCH_ROWS = 1 << 15
+
+
+def _batches(paths: list[Path]) -> list[list[Path]]:
+    """Consecutive history shards in batches of at most HISTORY_BATCH_ROWS rows (a larger shard alone)."""
+    batches: list[list[Path]] = []
+    rows = 0
+    for path in paths:
+        n = pq.ParquetFile(path).metadata.num_rows
+        if not batches or rows + n > HISTORY_BATCH_ROWS:
+            batches.append([])
+            rows = 0
+        batches[-1].append(path)
+        rows += n
+    return batches
+
+
+def _spans(batch: list[Path]) -> list[tuple[Path, int, int]]:
+    """Each shard of a batch with the range of batch rows it holds."""
+    sizes = [pq.ParquetFile(p).metadata.num_rows for p in batch]
+    ends = np.cumsum(sizes).tolist()
+    return [(p, end - n, end) for p, n, end in zip(batch, sizes, ends, strict=True)]
+
+
+def _sampled(tables: list[pa.Table], sample: int) -> tuple[np.ndarray, np.ndarray]:
+    """The sampled shingles of this run's features shards, with the document (numbered across shards) of each."""
+    if not sample:
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+    parts = [candidates.sampled_shingles(t, sample) for t in tables]
+    starts = np.cumsum([0] + [t.num_rows for t in tables])[:-1]
+    docs = [row + start for (_, row), start in zip(parts, starts, strict=True)]
+    return np.concatenate([fp for fp, _ in parts]), np.concatenate(docs)
+
+
+def passage_entries(batch: list[Path], sample: int) -> tuple[np.ndarray, np.ndarray]:
+    """The sampled shingle fingerprints of a batch of history shards and their rows (numbered across the batch):
+    each shard's persisted passage index, or sampled from its shingles when it has none for this sampling (shards
+    of older versions or other settings)."""
+    if not sample:
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+    fingerprints, rows = [], []
+    for path, start, _ in _spans(batch):
+        index = store.read_passage_index(path, sample)
+        if index is None:
+            fp, row = candidates.sampled_shingles(pq.read_table(path, columns=["shingles"]), sample)
+        else:
+            fp, row = index.column("fingerprint").to_numpy(), index.column("row").to_numpy()
+        fingerprints.append(fp)
+        rows.append(row.astype(np.int64) + start)
+    return np.concatenate(fingerprints), np.concatenate(rows)
