@@ -145,7 +145,10 @@ def main() -> None:
         )
         ratio = second / (first * args.new / args.history)
         print(f"incremental run / same-size share of the history runs: {ratio:.2f}x")
-        print(f"incremental run stages (s): {counts.get('stage_seconds')}")
+        print(
+            f"incremental run: flow {counts.get('seconds')} s of {second:.1f} s wall (the rest: CLI and Prefect "
+            f"start-up, commit, report); stages (s): {counts.get('stage_seconds')}"
+        )
 
 
 if __name__ == "__main__":

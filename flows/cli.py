@@ -185,8 +185,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from pipeline import report
 
-    if not (Path(args.output) / "runs").is_dir():
-        raise config_module.ConfigError(f"no wiretrace output in {args.output}: run `wiretrace run` first")
+    _require_output(args.output)
     index = report.write_report(args.output, args.run)
     views = report.write_views(args.output)
     print(f"report: {index.resolve().as_uri()}\nDuckDB views: {views}")
@@ -196,10 +195,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_views(args: argparse.Namespace) -> int:
     from pipeline import report
 
-    if not (Path(args.output) / "runs").is_dir():
-        raise config_module.ConfigError(f"no wiretrace output in {args.output}: run `wiretrace run` first")
+    _require_output(args.output)
     print(f"DuckDB views: {report.write_views(args.output)}")
     return 0
+
+
+def _require_output(output: str) -> None:
+    if not (Path(output) / "runs").is_dir():
+        raise config_module.ConfigError(f"no wiretrace output in {output}: run `wiretrace run` first")
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:

@@ -182,13 +182,9 @@ MAX_GAP = 4
 MAX_PASSES = 4
 
 
-def passages(sa: str, sb: str, min_words: int) -> list[tuple[int, int, int, int]]:
-    """Aligned passages (a_first, a_last, b_first, b_last token indices, inclusive) of two token strings."""
-    return alignment(sa, sb, min_words)[0]
-
-
 def alignment(sa: str, sb: str, min_words: int) -> tuple[list[tuple[int, int, int, int]], float]:
-    """The aligned passages of two token strings and their Indel similarity (2 x LCS / total length).
+    """The aligned passages of two token strings (a_first, a_last, b_first, b_last token indices, inclusive) and
+    their Indel similarity (2 x LCS / total length).
 
     rapidfuzz's Indel alignment gives one monotonic alignment; its equal blocks are joined across small gaps.
     Aligning again what earlier passes left unmatched finds passages the copy moved (swapped or reordered

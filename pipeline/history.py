@@ -58,7 +58,7 @@ def prune(
     )
     pruned = []
     for number, batch in enumerate(batches):
-        signed = pa.concat_tables([pq.read_table(p, columns=["band_keys", "minhash"]) for p in batch])
+        signed = pa.concat_tables([pq.read_table(p, columns=["band_keys", "minhash"]) for p, _, _ in batch])
         fingerprints, rows = passage_entries(batch, c.passage_sample)
         hit = candidates.history_rows(
             candidates.band_key_matrix(signed),
@@ -71,7 +71,7 @@ def prune(
             c.passage_min_shared,
         )
         kept = []
-        for path, start, end in _spans(batch):
+        for path, start, end in batch:
             if hit[start:end].any():
                 # Only the row groups holding a hit are read whole (tokens and offsets are most of a shard's bytes).
                 table, positions = store.read_rows(path, np.flatnonzero(hit[start:end]))
@@ -89,25 +89,19 @@ def prune(
 HISTORY_BATCH_ROWS = 1 << 15
 
 
-def _batches(paths: list[Path]) -> list[list[Path]]:
-    """Consecutive history shards in batches of at most HISTORY_BATCH_ROWS rows (a larger shard alone)."""
-    batches: list[list[Path]] = []
+def _batches(paths: list[Path]) -> list[list[tuple[Path, int, int]]]:
+    """Consecutive history shards in batches of at most HISTORY_BATCH_ROWS rows (a larger shard alone), each shard
+    with the range of batch rows it holds."""
+    batches: list[list[tuple[Path, int, int]]] = []
     rows = 0
     for path in paths:
         n = pq.ParquetFile(path).metadata.num_rows
         if not batches or rows + n > HISTORY_BATCH_ROWS:
             batches.append([])
             rows = 0
-        batches[-1].append(path)
+        batches[-1].append((path, rows, rows + n))
         rows += n
     return batches
-
-
-def _spans(batch: list[Path]) -> list[tuple[Path, int, int]]:
-    """Each shard of a batch with the range of batch rows it holds."""
-    sizes = [pq.ParquetFile(p).metadata.num_rows for p in batch]
-    ends = np.cumsum(sizes).tolist()
-    return [(p, end - n, end) for p, n, end in zip(batch, sizes, ends, strict=True)]
 
 
 def _sampled(tables: list[pa.Table], sample: int) -> tuple[np.ndarray, np.ndarray]:
@@ -120,14 +114,14 @@ def _sampled(tables: list[pa.Table], sample: int) -> tuple[np.ndarray, np.ndarra
     return np.concatenate([fp for fp, _ in parts]), np.concatenate(docs)
 
 
-def passage_entries(batch: list[Path], sample: int) -> tuple[np.ndarray, np.ndarray]:
+def passage_entries(batch: list[tuple[Path, int, int]], sample: int) -> tuple[np.ndarray, np.ndarray]:
     """The sampled shingle fingerprints of a batch of history shards and their rows (numbered across the batch):
     each shard's persisted passage index, or sampled from its shingles when it has none for this sampling (shards
     of older versions or other settings)."""
     if not sample:
         return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
     fingerprints, rows = [], []
-    for path, start, _ in _spans(batch):
+    for path, start, _ in batch:
         index = store.read_passage_index(path, sample)
         if index is None:
             fp, row = candidates.sampled_shingles(pq.read_table(path, columns=["shingles"]), sample)

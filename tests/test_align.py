@@ -108,7 +108,7 @@ def test_passages_survive_substitutions_and_find_moved_paragraphs():
     b = [*words[30:], "new", "lead", *words[:30]]  # halves swapped
     b[5] = "changed"  # a substituted word inside the first passage
     as_, bs = (align._token_string(np.array([hash_word(w) for w in x], dtype=np.uint64)) for x in (a, b))
-    found = align.passages(as_, bs, min_words=8)
+    found, _ = align.alignment(as_, bs, min_words=8)
     assert found == [(0, 29, 32, 61), (30, 59, 0, 29)]
 
 

@@ -187,7 +187,7 @@ def test_history_without_a_passage_index_for_this_sampling_is_sampled_from_its_s
     for written in (None, 2, 4):  # none (an older version), another sampling, this sampling
         if written:
             store.write_parquet(candidates.passage_index(features, written), index)
-        fp, rows = passage_entries([path], 4)
+        fp, rows = passage_entries([(path, 0, features.num_rows)], 4)
         order = np.lexsort((rows, fp))
         expected = np.lexsort((want[1], want[0]))
         assert fp[order].tolist() == want[0][expected].tolist() and rows[order].tolist() == want[1][expected].tolist()
