@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import regex
 import xxhash
 
-from pipeline import schema
+from pipeline import kernels, schema
 from pipeline.config import NormalizeConfig
 from pipeline.dates import parse_timestamp
 
@@ -66,20 +66,13 @@ def body_tokens(bodies: pa.Array) -> BodyTokens:
     through the same rules in Python."""
     bodies = bodies.combine_chunks() if isinstance(bodies, pa.ChunkedArray) else bodies
     spaced, special = _spaced(bodies)
-    pieces = pc.split_pattern(spaced, " ")
-    piece_offsets = pieces.offsets.to_numpy().astype(np.int64) - pieces.offsets[0].as_py()
-    values = pieces.values
-    lengths = pc.utf8_length(values).to_numpy(zero_copy_only=False).astype(np.int64)
-    doc_of = np.repeat(np.arange(len(bodies)), np.diff(piece_offsets))
-    ends_excl = np.cumsum(lengths + 1)
-    starts = ends_excl - lengths - 1
-    starts -= np.concatenate([[0], ends_excl])[piece_offsets[:-1]][doc_of]
-    keep = lengths > 0
-    if special.any():
-        keep &= ~special[doc_of]
-    counts = np.bincount(doc_of[keep], minlength=len(bodies))
-    strings = values.filter(pa.array(keep))
-    t_starts, t_ends = starts[keep], starts[keep] + lengths[keep]
+    spaced = spaced.combine_chunks() if isinstance(spaced, pa.ChunkedArray) else spaced
+    buffers = spaced.buffers()
+    value_offsets = np.frombuffer(buffers[1], dtype=np.int32)[spaced.offset : spaced.offset + len(spaced) + 1]
+    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
+    skip = special | pc.is_null(spaced).to_numpy(zero_copy_only=False)
+    counts, t_starts, t_ends, packed, token_offsets = kernels.space_separated_tokens(data, value_offsets, skip)
+    strings = pa.StringArray.from_buffers(len(t_starts), pa.py_buffer(token_offsets), pa.py_buffer(packed))
     if special.any():
         strings, counts, t_starts, t_ends = _merge_python_tokens(bodies, special, strings, counts, t_starts, t_ends)
     offsets = np.zeros(len(bodies) + 1, dtype=np.int64)

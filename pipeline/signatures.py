@@ -3,7 +3,8 @@
 Signatures are datasketch-compatible: for each document, `minhash` equals the `hashvalues` of
 `datasketch.MinHash(num_perm, seed, hashfunc=lambda v: v)` (scheme `affine32`) updated with the document's 32-bit
 shingle hashes, so a stored signature loads as a `LeanMinHash` and estimates Jaccard exactly as datasketch would.
-Work is permutation-major over a flat array of every shingle in the shard, so no Python loop touches a shingle.
+Work runs over flat arrays of every shingle in the shard (compiled where numpy would materialise more than the
+answer), so no Python loop touches a shingle.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pyarrow.compute as pc
 import xxhash
 from datasketch import MinHash
 
-from pipeline import schema
+from pipeline import kernels, schema
 from pipeline.config import Config
 from pipeline.normalize import body_tokens, normalize_documents, quote_spans, token_hash
 
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from pipeline.boilerplate import BoilerplateIndex
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_EMPTY = np.iinfo(np.uint32).max
 
 
 def fmix64(h: np.ndarray) -> np.ndarray:
@@ -176,21 +176,9 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def minhash_signatures(shingles: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
     """(docs x num_perm) uint32 MinHash signatures of each document's 32-bit shingle hashes; a document
     without shingles gets datasketch's empty signature (all 2**32-1)."""
-    n_docs = len(offsets) - 1
-    out = np.full((n_docs, num_perm), _EMPTY, dtype=np.uint32)
-    counts = np.diff(offsets)
-    nonempty = np.flatnonzero(counts > 0)
-    if len(nonempty) == 0:
-        return out
     mixed = fmix32(shingles.astype(np.uint32))  # truncation to the low 32 bits is the 32-bit hash
     a, b = permutations(num_perm, seed)
-    starts = offsets[:-1][nonempty]
-    scratch = np.empty_like(mixed)
-    for k in range(num_perm):
-        np.multiply(mixed, a[k], out=scratch)
-        np.add(scratch, b[k], out=scratch)
-        out[nonempty, k] = np.minimum.reduceat(scratch, starts)
-    return out
+    return kernels.minhash_signatures(mixed, offsets.astype(np.int64), a, b)
 
 
 def optimal_bands(threshold: float, num_perm: int, fp_weight: float, fn_weight: float) -> tuple[int, int]:

@@ -1,3 +1,4 @@
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -127,3 +128,30 @@ def test_body_tokens_are_the_same_whichever_path_a_body_takes():
         want = pc.utf8_lower(pa.array(normalize.tokenize(body or ""), pa.string())).to_pylist()
         assert got == want, body
     assert "3" in batch.strings.to_pylist() and "numbers" in batch.strings.to_pylist()
+
+
+def test_compiled_space_split_gives_python_character_offsets():
+    import re
+
+    from pipeline import kernels
+
+    rng = np.random.default_rng(3)
+    alphabet = list("ab Zž Ї 东 \U0001f600 9")  # one- to four-byte UTF-8 characters and spaces
+    texts = ["".join(rng.choice(alphabet, size=rng.integers(0, 40))) for _ in range(200)] + ["  ", "x"]
+    array = pa.array(texts, pa.string())
+    buffers = array.buffers()
+    skip = np.zeros(len(texts), dtype=bool)
+    skip[7] = True
+    counts, starts, ends, packed, offsets = kernels.space_separated_tokens(
+        np.frombuffer(buffers[2], np.uint8), np.frombuffer(buffers[1], np.int32), skip
+    )
+    tokens = pa.StringArray.from_buffers(len(starts), pa.py_buffer(offsets), pa.py_buffer(packed)).to_pylist()
+    cursor = 0
+    for i, text in enumerate(texts):
+        want = [] if skip[i] else [m.span() for m in re.finditer(r"[^ ]+", text)]
+        assert counts[i] == len(want)
+        got = list(zip(starts[cursor : cursor + len(want)], ends[cursor : cursor + len(want)], strict=True))
+        assert got == want, text
+        assert tokens[cursor : cursor + len(want)] == [text[a:b] for a, b in want]
+        cursor += len(want)
+    assert any(len(t.encode()) > len(t) for t in tokens)  # multi-byte tokens were exercised
