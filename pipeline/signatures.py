@@ -21,7 +21,7 @@ from datasketch import MinHash
 
 from pipeline import kernels, schema
 from pipeline.config import Config
-from pipeline.normalize import body_tokens, normalize_documents, quote_spans, token_hash
+from pipeline.normalize import body_tokens, normalize_documents, quote_offsets, token_hash
 
 if TYPE_CHECKING:
     from pipeline.boilerplate import BoilerplateIndex
@@ -90,16 +90,7 @@ def text_offsets(body_offsets: np.ndarray, token_offsets: np.ndarray, body_map: 
     piece_offsets = body_map.offsets.to_numpy().astype(np.int64) - body_map.offsets[0].as_py()
     body_start = pieces.field("body_start").to_numpy().astype(np.int64)
     text_start = pieces.field("text_start").to_numpy().astype(np.int64)
-    n_docs = len(token_offsets) - 1
-    doc_of = np.repeat(np.arange(n_docs), np.diff(token_offsets))
-    # Offsets made global (doc index in the high bits) so one searchsorted finds every token's piece.
-    piece_doc = np.repeat(np.arange(n_docs), np.diff(piece_offsets))
-    piece_key = (piece_doc.astype(np.int64) << 32) + body_start
-    token_key = (doc_of.astype(np.int64) << 32) + body_offsets.astype(np.int64)
-    piece = np.searchsorted(piece_key, token_key, side="right") - 1
-    if len(piece) == 0:
-        return body_offsets.astype(np.int32)
-    return (text_start[piece] + body_offsets - body_start[piece]).astype(np.int32)
+    return kernels.shifted_offsets(body_offsets, token_offsets.astype(np.int64), piece_offsets, body_start, text_start)
 
 
 def shingle_hashes(tokens: TokenHashes, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -229,7 +220,7 @@ def features(
     starts = text_offsets(tokens.starts, tokens.offsets, body_map)
     ends = text_offsets(tokens.ends - 1, tokens.offsets, body_map) + 1  # the last character, then one past it
     sequence = sequence_hashes(tokens)
-    quotes = [[x for span in quote_spans(t) for x in span] for t in documents.column("text").to_pylist()]
+    quotes = quote_offsets(documents.column("text"))
     table = pa.Table.from_arrays(
         [
             documents.column("doc_id").combine_chunks(),

@@ -48,6 +48,23 @@ def test_quote_spans_in_every_style():
     ]
 
 
+def test_quote_offsets_of_a_batch_equal_quote_spans_of_each_text():
+    from pipeline.normalize import quote_offsets, quote_spans
+
+    texts = [
+        'He said "we will keep the border closed for now" and left.',
+        "no quotes at all here",
+        '"short" and "a quote broken\nby a newline" are not quotes',
+        "「東京の国境は閉鎖されたままだ」と述べた。『長い引用文です』",
+        "‹a guillemet quotation here› and «another one, in French»",
+        None,
+        "",
+    ]
+    got = quote_offsets(pa.array(texts, pa.string()))
+    assert got == [[x for span in quote_spans(t or "") for x in span] for t in texts]
+    assert sum(1 for g in got if g) == 3  # texts with and without quotes were both exercised
+
+
 def test_a_shared_quotation_is_not_reuse():
     cfg = Config()
     quote = '"We will not allow anyone to use people as a weapon against our country and we will keep it closed,"'

@@ -125,6 +125,43 @@ def test_extra_patterns_from_config():
     assert removed(normalize.clean(text, None, rules), text) == [("custom", "Newsletter: get the daily briefing")]
 
 
+@pytest.mark.parametrize("extra", [(), (r"(?:Breaking|LIVE)\s*:.*", r"Reuters")])
+def test_rule_match_agrees_with_the_case_insensitive_pattern(extra):
+    rules = normalize.Rules.build(extra)
+    units = [
+        "Follow us on Twitter",
+        "FOLLOW US ON TWITTER",
+        "By JOHN SMITH and Jane Doe",
+        "TAGS: Border, Lithuania",
+        "ПОДПИСЫВАЙТЕСЬ на наш канал",
+        "EN | RU | UA",
+        "Monday, January 5, 2026",
+        "Sıgn up for our newsletter",  # dotless i: the regex engine folds it to i, lower() keeps it
+        "ſhare this story",  # long s
+        "İSTANBUL",  # lower-cases to two characters
+        "BREAKING: border closed",
+        "REUTERS",
+        "مزید پڑھیں",
+        "The ministry said more crossings would close on Friday.",
+        "Photo: AFP",
+    ]
+    for unit in units:
+        want, got = rules.chrome.match(unit), rules.match(unit)
+        assert (want is None) == (got is None), unit
+        if want:
+            assert got.lastgroup == want.lastgroup and got.group(0) == want.group(0), unit
+            assert {k: v for k, v in got.groupdict().items() if v} == {k: v for k, v in want.groupdict().items() if v}
+    assert sum(rules.match(u) is not None for u in units) >= 9  # hits and misses were both exercised
+
+
+def test_built_in_rules_are_lower_case():
+    # Rules.match lower-cases a unit and matches the built-in rules case-sensitively: they must be written in lower
+    # case (escapes such as \s and \d are lower case too; named groups are syntax).
+    for reason, pattern in normalize.CHROME_RULES.items():
+        text = pattern.replace("(?P<", "(?<")
+        assert text == text.lower(), reason
+
+
 def test_bad_extra_pattern_is_a_config_error():
     from pipeline import config
 

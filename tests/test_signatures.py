@@ -113,3 +113,27 @@ def test_featurize_fills_documents_and_features():
     assert segments.num_rows == 0
     assert features.column("doc_id").to_pylist() == ["a", "b"]
     assert [len(s) for s in features.column("shingles").to_pylist()] == [2, 0]
+
+
+def test_token_offsets_point_into_text_past_removed_chrome_and_datelines():
+    from pipeline import schema
+    from pipeline.normalize import matching_tokens
+
+    texts = [
+        "Share this\nVILNIUS, Jan 5 (Reuters) - Lithuania closed two border crossings on Friday.\n"
+        "Advertisement\nThe   ministry said   more would follow.\nPhoto: AFP",
+        "Вільнюс — столиця. Литва закрыла ещё два пункта (Photo: BTA)\nDrugi akapit, Šiaulių bankas.",
+        "東京 AP reports\n\nA second paragraph.",
+    ]
+    docs = pa.Table.from_pylist([{"doc_id": str(i), "text": t} for i, t in enumerate(texts)], schema=schema.DOCUMENTS)
+    documents, segments, features = signatures.featurize(docs, Config())
+    assert segments.num_rows >= 3  # chrome, dateline and photo credit left the body, so offsets had to shift
+    for text, body, starts, ends in zip(
+        texts,
+        documents.column("body").to_pylist(),
+        features.column("token_starts").to_pylist(),
+        features.column("token_ends").to_pylist(),
+        strict=True,
+    ):
+        from_text = [matching_tokens(text[a:b])[0] for a, b in zip(starts, ends, strict=True)]
+        assert from_text == matching_tokens(body)
