@@ -142,6 +142,59 @@ def shifted_offsets(
     return out
 
 
+@njit(cache=True, nogil=True)
+def shingle_hashes(
+    values: np.ndarray, offsets: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """64-bit hashes of every k-token window of each document (document i owns values[offsets[i]:offsets[i+1]];
+    a document shorter than k has one window of all its tokens, an empty one none), with per-document offsets.
+
+    A window's hash is the polynomial h = h * 0x9E3779B97F4A7C15 + token over its tokens (mod 2**64), passed once
+    through MurmurHash3's 64-bit finalizer."""
+    n_docs = len(offsets) - 1
+    shingle_offsets = np.zeros(n_docs + 1, dtype=np.int64)
+    for d in range(n_docs):
+        n = offsets[d + 1] - offsets[d]
+        shingle_offsets[d + 1] = shingle_offsets[d] + (n - k + 1 if n >= k else min(n, 1))
+    out = np.empty(shingle_offsets[n_docs], dtype=np.uint64)
+    golden = np.uint64(0x9E3779B97F4A7C15)
+    for d in range(n_docs):
+        first, n = offsets[d], offsets[d + 1] - offsets[d]
+        width = k if n >= k else n
+        for s in range(shingle_offsets[d + 1] - shingle_offsets[d]):
+            h = np.uint64(0)
+            for j in range(width):
+                h = h * golden + values[first + s + j]
+            h ^= h >> np.uint64(33)
+            h *= np.uint64(0xFF51AFD7ED558CCD)
+            h ^= h >> np.uint64(33)
+            h *= np.uint64(0xC4CEB9FE1A85EC53)
+            h ^= h >> np.uint64(33)
+            out[shingle_offsets[d] + s] = h
+    return out, shingle_offsets
+
+
+@njit(cache=True, nogil=True)
+def sorted_distinct(
+    values: np.ndarray, offsets: np.ndarray, shift: int
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """Each segment's distinct values >> shift, sorted, with new offsets (segment i is
+    values[offsets[i]:offsets[i+1]]). Sorting each document's few hundred values apart stays in cache, unlike one
+    sort of the whole shard."""
+    n_docs = len(offsets) - 1
+    out = np.empty(offsets[n_docs] - offsets[0], dtype=np.uint64)
+    new_offsets = np.zeros(n_docs + 1, dtype=np.int64)
+    used = 0
+    for d in range(n_docs):
+        segment = np.sort(values[offsets[d] : offsets[d + 1]] >> np.uint64(shift))
+        for i in range(len(segment)):
+            if i == 0 or segment[i] != segment[i - 1]:
+                out[used] = segment[i]
+                used += 1
+        new_offsets[d + 1] = used
+    return out[:used], new_offsets
+
+
 def warm_up() -> float:
     """Load every kernel for the argument types the pipeline passes (Arrow-backed read-only arrays, int32 list
     offsets), returning the seconds it took: numba's first call in a process costs ~0.4 s even from its disk
@@ -160,6 +213,8 @@ def warm_up() -> float:
     space_separated_tokens(data, text_offsets, np.zeros(1, dtype=bool))
     permutation = np.ones(2, dtype=np.uint32)
     minhash_signatures(np.ones(2, dtype=np.uint32), np.array([0, 2], dtype=np.int64), permutation, permutation)
+    shingle_hashes(np.ones(2, dtype=np.uint64), np.array([0, 2], dtype=np.int64), 5)
+    sorted_distinct(np.ones(2, dtype=np.uint64), np.array([0, 2], dtype=np.int64), 24)
     position = np.zeros(1, dtype=np.int32)
     one = np.array([0, 1], dtype=np.int64)
     shifted_offsets(position, one, one, position.astype(np.int64), position.astype(np.int64))

@@ -275,12 +275,20 @@ class Cleaned:
 
 
 _NUMBER = re.compile(r"\d[\d.,/:-]*")
-# A line that stops on a comma or a function word was cut mid-sentence by the scraper: prose, not a headline.
-_CONTINUATION = re.compile(
-    r"(?:,|\b(?:and|or|but|the|a|an|to|at|of|in|on|for|with|that|by|from|as|is|was|are|"
-    r"were|и|в|на|с|что|і|та|ir|et|de|la|le|les|des|du|und|der|die|das)$)",
-    re.IGNORECASE,
+# A line that stops on a function word was cut mid-sentence by the scraper: prose, not a headline. (So is a line
+# with a comma anywhere: headlines rarely have one.)
+_FUNCTION_WORDS = (
+    "and|or|but|the|a|an|to|at|of|in|on|for|with|that|by|from|as|is|was|are|"
+    "were|и|в|на|с|что|і|та|ir|et|de|la|le|les|des|du|und|der|die|das"
 )
+_ENDS_ON_FUNCTION_WORD = re.compile(rf"\b(?:{_FUNCTION_WORDS})$", re.IGNORECASE)
+# The end of a line that can hold its last function word and the character before it: a search of the whole line
+# would try every position of it.
+_FUNCTION_WORD_WINDOW = max(len(w) for w in _FUNCTION_WORDS.split("|")) + 1
+
+
+def _is_continued(line: str) -> bool:
+    return "," in line or _ENDS_ON_FUNCTION_WORD.search(line[-_FUNCTION_WORD_WINDOW:]) is not None
 
 
 def _is_headline(line: str, max_words: int) -> bool:
@@ -290,7 +298,7 @@ def _is_headline(line: str, max_words: int) -> bool:
     stripped = line.rstrip()
     if stripped.endswith(_ENDS) or len(line.split()) > max_words:
         return False
-    return not _CONTINUATION.search(stripped) and len(_NUMBER.findall(stripped)) < 2
+    return not _is_continued(stripped) and len(_NUMBER.findall(stripped)) < 2
 
 
 def title_from_lines(lines: list[str], max_words: int = 20) -> str | None:

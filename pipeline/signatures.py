@@ -98,62 +98,17 @@ def shingle_hashes(tokens: TokenHashes, k: int) -> tuple[np.ndarray, np.ndarray]
     flat with per-document offsets.
 
     A shingle's hash is a polynomial in its token hashes (mod 2**64) passed once through fmix64: two multiply-adds
-    per token and window instead of a full mix per step.
-    """
-    values, offsets = tokens.values, tokens.offsets
-    n_docs = len(offsets) - 1
-    counts = np.diff(offsets)
-    n_shingles = np.where(counts >= k, counts - k + 1, np.minimum(counts, 1))
-    shingle_offsets = np.zeros(n_docs + 1, dtype=np.int64)
-    np.cumsum(n_shingles, out=shingle_offsets[1:])
-    if len(values) == 0:
-        return np.zeros(0, dtype=np.uint64), shingle_offsets
-    padded = np.concatenate([values, np.zeros(k, dtype=np.uint64)])
-    n = len(values)
-    h = padded[:n].copy()
-    for j in range(1, k):
-        h *= _GOLDEN
-        h += padded[j : j + n]
-    # Window starts that lie fully inside their document.
-    doc_of = np.repeat(np.arange(n_docs), counts)
-    position = np.arange(n, dtype=np.int64)
-    keep = position + k <= offsets[1:][doc_of]
-    out = np.empty(shingle_offsets[-1], dtype=np.uint64)
-    full = counts >= k
-    out_full = np.repeat(full, n_shingles)
-    out[out_full] = h[keep]
-    for d in np.flatnonzero((counts > 0) & ~full):  # rare: documents shorter than one shingle
-        short = np.zeros(1, dtype=np.uint64)
-        for t in values[offsets[d] : offsets[d + 1]]:
-            short *= _GOLDEN
-            short += t
-        out[shingle_offsets[d]] = short[0]
-    return fmix64(out), shingle_offsets
+    per token and window instead of a full mix per step (compiled: see `kernels.shingle_hashes`)."""
+    return kernels.shingle_hashes(tokens.values, tokens.offsets.astype(np.int64), k)
 
 
 FINGERPRINT_BITS = 40
-_DOC_BITS = np.uint64(64 - FINGERPRINT_BITS)
 
 
 def shingle_fingerprints(shingles: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each document's sorted distinct 40-bit shingle fingerprints (top bits of the shingle hash), with offsets.
-
-    Packing the document index into the top 24 bits turns a per-document unique into one flat sort (10x faster
-    than a loop of np.unique). A false shared shingle between two 400-word documents has probability ~1.5e-7.
-    """
-    n_docs = len(offsets) - 1
-    if n_docs >= 1 << int(_DOC_BITS):
-        raise ValueError(f"a shard holds at most {1 << int(_DOC_BITS)} documents")
-    doc_of = np.repeat(np.arange(n_docs, dtype=np.uint64), np.diff(offsets))
-    packed = (doc_of << np.uint64(FINGERPRINT_BITS)) | (shingles >> _DOC_BITS)
-    packed.sort()
-    first = np.ones(len(packed), dtype=bool)
-    first[1:] = packed[1:] != packed[:-1]
-    packed = packed[first]
-    counts = np.bincount((packed >> np.uint64(FINGERPRINT_BITS)).astype(np.int64), minlength=n_docs)
-    new_offsets = np.zeros(n_docs + 1, dtype=np.int64)
-    np.cumsum(counts, out=new_offsets[1:])
-    return packed & np.uint64((1 << FINGERPRINT_BITS) - 1), new_offsets
+    A false shared shingle between two 400-word documents has probability ~1.5e-7."""
+    return kernels.sorted_distinct(shingles, offsets.astype(np.int64), 64 - FINGERPRINT_BITS)
 
 
 @lru_cache(maxsize=8)

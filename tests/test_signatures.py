@@ -63,6 +63,27 @@ def test_shingles_are_k_token_windows_and_short_documents_get_one():
     assert shingles[2] == other[1]
 
 
+def test_shingle_hash_is_the_documented_polynomial_so_stored_history_stays_comparable():
+    def fmix64(h: int) -> int:
+        mask = (1 << 64) - 1
+        h ^= h >> 33
+        h = (h * 0xFF51AFD7ED558CCD) & mask
+        h ^= h >> 33
+        h = (h * 0xC4CEB9FE1A85EC53) & mask
+        return h ^ (h >> 33)
+
+    def window(tokens: list[int]) -> int:
+        h = 0
+        for t in tokens:
+            h = (h * 0x9E3779B97F4A7C15 + t) & ((1 << 64) - 1)
+        return fmix64(h)
+
+    tokens = signatures.token_hashes(pa.array(["a b c d e f g", "a b"]))
+    shingles, _ = signatures.shingle_hashes(tokens, 5)
+    values = [int(v) for v in tokens.values]
+    assert [int(s) for s in shingles] == [window(values[i : i + 5]) for i in range(3)] + [window(values[7:9])]
+
+
 def test_hashes_are_stable_across_processes():
     code = (
         "import pyarrow as pa; from pipeline import signatures as s; "
