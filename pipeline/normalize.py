@@ -120,29 +120,33 @@ def _python_tokenized(bodies: pa.Array, lowered: pa.Array) -> np.ndarray:
 def _merge_python_tokens(
     bodies: pa.Array, special: np.ndarray, strings: pa.Array, counts: np.ndarray, starts: np.ndarray, ends: np.ndarray
 ) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]:
-    """Replace the (empty) token lists of `special` documents by Python tokenisation, keeping document order."""
-    parts_s, parts_b, parts_e = [], [], []
+    """Insert the tokens of `special` documents (which have none yet) found by Python tokenisation, keeping
+    document order: the other documents' tokens are moved as Arrow and numpy slices, never as Python objects."""
+    insert_at = np.concatenate([[0], np.cumsum(counts)])
+    parts_s: list[pa.Array] = []
+    parts_b: list[np.ndarray] = []
+    parts_e: list[np.ndarray] = []
     cursor = 0
-    flat = strings.to_pylist()
-    for doc in range(len(bodies)):
-        if special[doc]:
-            body = bodies[doc].as_py() or ""
-            spans = token_spans(body)
-            parts_s.append(pc.utf8_lower(pa.array([body[a:b] for a, b in spans], pa.string())).to_pylist())
-            parts_b.append([a for a, _ in spans])
-            parts_e.append([b for _, b in spans])
-            counts[doc] = len(spans)
-        else:
-            n = int(counts[doc])
-            parts_s.append(flat[cursor : cursor + n])
-            parts_b.append(starts[cursor : cursor + n].tolist())
-            parts_e.append(ends[cursor : cursor + n].tolist())
-            cursor += n
+    for doc in np.flatnonzero(special).tolist():
+        at = int(insert_at[doc])
+        body = bodies[doc].as_py() or ""
+        spans = token_spans(body)
+        parts_s += [
+            strings.slice(cursor, at - cursor),
+            pc.utf8_lower(pa.array([body[a:b] for a, b in spans], pa.string())),
+        ]
+        parts_b += [starts[cursor:at], np.array([a for a, _ in spans], dtype=np.int64)]
+        parts_e += [ends[cursor:at], np.array([b for _, b in spans], dtype=np.int64)]
+        counts[doc] = len(spans)
+        cursor = at
+    parts_s.append(strings.slice(cursor))
+    parts_b.append(starts[cursor:])
+    parts_e.append(ends[cursor:])
     return (
-        pa.array([t for p in parts_s for t in p], pa.string()),
+        pa.concat_arrays(parts_s),
         counts,
-        np.array([x for p in parts_b for x in p], dtype=np.int64),
-        np.array([x for p in parts_e for x in p], dtype=np.int64),
+        np.concatenate(parts_b).astype(np.int64),
+        np.concatenate(parts_e).astype(np.int64),
     )
 
 
