@@ -29,15 +29,11 @@ def intersection_sizes(
         q, q_end = offsets_b[rows_b[i]], offsets_b[rows_b[i] + 1]
         shared = 0
         while p < p_end and q < q_end:
+            # Branch-free steps: which side advances is a coin flip the CPU cannot predict.
             x, y = values_a[p], values_b[q]
-            if x == y:
-                shared += 1
-                p += 1
-                q += 1
-            elif x < y:
-                p += 1
-            else:
-                q += 1
+            shared += x == y
+            p += x <= y
+            q += y <= x
         out[i] = shared
     return out
 
