@@ -141,7 +141,7 @@ def candidates_task(
     them were found by those runs and are left out, and the shingles `common_path` lists (common across the whole
     history window) make no passage candidates, as if nothing had been pruned."""
     run = _store(params, run_id)
-    tables = [pq.read_table(p, columns=["band_keys", "shingles"]) for p in feature_paths]
+    tables = [store.read_features(p, columns=["band_keys", "shingles"]) for p in feature_paths]
     c = params.config.candidates
     common = pq.read_table(common_path).column("fingerprint").to_numpy() if common_path else None
     first_new = sum(t.num_rows for t in tables[:history])
@@ -255,8 +255,9 @@ def _doc_facts(params: BatchParams, run: store.RunStore, doc_ids: list[str]) -> 
 @task(name="history", cache_policy=NO_CACHE, persist_result=False)
 def history_task(params: BatchParams, run_id: str, feature_paths: list[str]) -> tuple[list[str], str | None]:
     """The rows of earlier runs' features (within the history window, same signature settings) that can pair with
-    this run's documents, as pruned work files, and the path of the new documents' sampled shingles that are common
-    across history and new documents together (None without history). See `pipeline/history.py`."""
+    this run's documents, as selections of those rows (read in place), and the path of the new documents' sampled
+    shingles that are common across history and new documents together (None without history). See
+    `pipeline/history.py`."""
     days = params.config.run.history_days
     if not days or not feature_paths:
         return [], None

@@ -5,8 +5,9 @@ passage index in `output/_passages/`. A later run reads history a batch of shard
 keys, signatures and passage indexes, twice: first to count how many earlier documents hold each of the new
 documents' sampled shingles (stock phrases are common and link nothing), then to keep the rows that would pass
 verification's first test with a new document (a shared band key and enough agreeing signature values) or share
-enough rare sampled shingles with one. Only the row groups holding kept rows are read whole. Memory stays bounded by
-the batch size, not the history size.
+enough rare sampled shingles with one. Kept rows are not copied: a selection file lists them, and later stages
+read only the columns and row groups they need from the history shards in place. Memory stays bounded by the batch
+size, not the history size.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import pyarrow.parquet as pq
 
 from pipeline import align, candidates, store
 from pipeline.config import Config
-from pipeline.parallel import HISTORY_ROW_GROUP
 
 
 def prune(
@@ -31,7 +31,7 @@ def prune(
     on_start: Callable[[int], None] = lambda steps: None,
     on_step: Callable[[], None] = lambda: None,
 ) -> tuple[list[str], str | None]:
-    """The kept rows of the history shards `paths` as work files (one per batch with any), and the path of the new
+    """The kept rows of the history shards `paths` as selections (one per batch with any), and the path of the new
     documents' (`feature_paths`) sampled shingles that are common across history and new documents together; None
     when there is no history. `on_start(steps)` and `on_step()` report progress."""
     batches = _batches(paths)
@@ -70,16 +70,10 @@ def prune(
             cfg.verify.min_signature_matches,
             c.passage_min_shared,
         )
-        kept = []
-        for path, start, end in batch:
-            if hit[start:end].any():
-                # Only the row groups holding a hit are read whole (tokens and offsets are most of a shard's bytes).
-                table, positions = store.read_rows(path, np.flatnonzero(hit[start:end]))
-                kept.append(table.take(positions))
+        # Kept rows stay where they are: later stages read them through a selection, only the columns they need.
+        kept = [(str(path), np.flatnonzero(hit[start:end])) for path, start, end in batch if hit[start:end].any()]
         if kept:
-            name = f"history-{number:05d}.parquet"
-            table = pa.concat_tables(kept)
-            pruned.append(str(run.write_work(table, name, row_group_size=HISTORY_ROW_GROUP)))
+            pruned.append(str(store.write_selection(run.work_path(f"history-{number:05d}.parquet"), kept)))
         on_step()
     return pruned, common_path
 

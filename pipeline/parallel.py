@@ -61,7 +61,8 @@ def verify_block(
     run = store.RunStore(output, run_id)
     cands = pq.read_table(candidates_path, filters=[("shard_a", "in", list(block))])
     screened = {
-        a: align.FeatureView.from_table(pq.read_table(feature_paths[a], columns=align.SCREENING_COLUMNS)) for a in block
+        a: align.FeatureView.from_table(store.read_features(feature_paths[a], columns=align.SCREENING_COLUMNS))
+        for a in block
     }
     survivors: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]] = []
     for shard_b in sorted(set(cands.column("shard_b").to_pylist())):
@@ -101,7 +102,7 @@ def _rows_view(
     """A view of `columns` (default all) of the row groups holding `rows`, and a map from a row of the file to its
     place in the view."""
     wanted = np.unique(rows)
-    table, positions = store.read_rows(path, wanted, columns)
+    table, positions = store.read_feature_rows(path, wanted, columns)
     return align.FeatureView.from_table(table), lambda r: positions[np.searchsorted(wanted, r)]
 
 

@@ -316,6 +316,64 @@ def read_rows(path: str | Path, rows: np.ndarray, columns: list[str] | None = No
     return table, read_start[group_of] + rows - starts[group_of]
 
 
+# Schema metadata key of a selection: a features shard made of rows of other shards, which it lists.
+SELECTION = b"wiretrace_selection_sources"
+
+
+def write_selection(path: Path, parts: list[tuple[str, np.ndarray]]) -> Path:
+    """A selection of features rows: the `rows` of each source features shard in `parts`, in order. Readers of
+    features (`read_features`, `read_feature_rows`) see it as a shard of those rows, read from the sources in
+    place: history matching keeps rows of earlier runs this way instead of copying their token columns."""
+    sources = [source for source, _ in parts]
+    table = pa.table(
+        {
+            "source": pa.array(np.repeat(np.arange(len(parts), dtype=np.int32), [len(r) for _, r in parts])),
+            "row": pa.array(np.concatenate([np.asarray(r, dtype=np.int32) for _, r in parts])),
+        }
+    )
+    table = table.replace_schema_metadata({SELECTION: json.dumps(sources)})
+    return write_parquet(table, path, compression="lz4", dictionary=False)
+
+
+def _selection(path: str | Path) -> tuple[list[str], np.ndarray, np.ndarray] | None:
+    """(sources, source of each row, row in its source) of a selection file; None for a plain features shard."""
+    metadata = pq.read_schema(path).metadata or {}
+    if SELECTION not in metadata:
+        return None
+    table = pq.read_table(path)
+    return json.loads(metadata[SELECTION]), table.column("source").to_numpy(), table.column("row").to_numpy()
+
+
+def read_feature_rows(
+    path: str | Path, rows: np.ndarray, columns: list[str] | None = None
+) -> tuple[pa.Table, np.ndarray]:
+    """`read_rows` of a features shard or of a selection (whose rows are read from their sources in place)."""
+    selection = _selection(path)
+    if selection is None:
+        return read_rows(path, rows, columns)
+    sources, source_of, source_row = selection
+    rows = np.asarray(rows, dtype=np.int64)
+    tables, positions, base = [], np.zeros(len(rows), dtype=np.int64), 0
+    for source in np.unique(source_of[rows]).tolist():
+        mine = source_of[rows] == source
+        table, at = read_rows(sources[source], source_row[rows[mine]], columns)
+        positions[mine] = at + base
+        base += table.num_rows
+        tables.append(table)
+    if not tables:
+        return pq.read_schema(sources[0]).empty_table().select(columns) if columns else pa.table({}), positions
+    return pa.concat_tables(tables), positions
+
+
+def read_features(path: str | Path, columns: list[str] | None = None) -> pa.Table:
+    """Every row of a features shard, or of a selection, in order."""
+    selection = _selection(path)
+    if selection is None:
+        return pq.read_table(path, columns=columns)
+    table, positions = read_feature_rows(path, np.arange(len(selection[1])), columns)
+    return table.take(positions)
+
+
 def committed_rows(root: str | Path, table: str, doc_ids: list[str], columns: list[str] | None = None) -> pa.Table:
     """The committed rows of `table` (which has a `doc_id` column) for `doc_ids`."""
     import duckdb

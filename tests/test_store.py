@@ -219,3 +219,28 @@ def test_read_rows_reads_only_the_row_groups_holding_the_rows(tmp_path):
     read, positions = store.read_rows(path, np.array([7, 1, 8, 2]))
     assert read.num_rows == 6  # groups 0 and 2 only
     assert read.take(positions).column("x").to_pylist() == [7, 1, 8, 2]
+
+
+def test_a_selection_reads_as_a_shard_of_its_source_rows(tmp_path):
+    import numpy as np
+
+    first = store.write_parquet(
+        pa.table({"x": list(range(10)), "y": [f"a{i}" for i in range(10)]}), tmp_path / "a.parquet", row_group_size=3
+    )
+    second = store.write_parquet(
+        pa.table({"x": list(range(100, 105)), "y": [f"b{i}" for i in range(5)]}),
+        tmp_path / "b.parquet",
+        row_group_size=2,
+    )
+    selection = store.write_selection(
+        tmp_path / "s.parquet", [(str(first), np.array([1, 7, 8])), (str(second), np.array([4, 0]))]
+    )
+    whole = store.read_features(selection)
+    assert whole.column("x").to_pylist() == [1, 7, 8, 104, 100]
+    assert store.read_features(selection, columns=["y"]).column("y").to_pylist() == ["a1", "a7", "a8", "b4", "b0"]
+    table, positions = store.read_feature_rows(selection, np.array([4, 0, 2, 0]), columns=["x"])
+    assert table.take(positions).column("x").to_pylist() == [100, 1, 8, 1]
+    assert table.num_rows < 15  # only the row groups holding the rows were read
+    plain, at = store.read_feature_rows(first, np.array([9, 0]))  # a plain shard reads as before
+    assert plain.take(at).column("x").to_pylist() == [9, 0]
+    assert store.read_features(first).num_rows == 10
