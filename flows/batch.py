@@ -141,7 +141,9 @@ def candidates_task(
     them were found by those runs and are left out, and the shingles `common_path` lists (common across the whole
     history window) make no passage candidates, as if nothing had been pruned."""
     run = _store(params, run_id)
-    tables = [store.read_features(p, columns=["band_keys", "shingles"]) for p in feature_paths]
+    # History selections carry their rows' sampled shingles: reading all of them would be most of this task's I/O.
+    tables = [store.read_features(p, columns=["band_keys", candidates.SAMPLED]) for p in feature_paths[:history]]
+    tables += [pq.read_table(p, columns=["band_keys", "shingles"]) for p in feature_paths[history:]]
     c = params.config.candidates
     common = pq.read_table(common_path).column("fingerprint").to_numpy() if common_path else None
     first_new = sum(t.num_rows for t in tables[:history])

@@ -74,15 +74,27 @@ def band_key_matrix(features: pa.Table) -> np.ndarray:
 
 
 def has_shingles(features: pa.Table) -> np.ndarray:
+    """Which rows have shingles. A table without its shingles (a history selection) holds only rows that matched a
+    new document, so each has them."""
+    if "shingles" not in features.column_names:
+        return np.ones(features.num_rows, dtype=bool)
     column = features.column("shingles").combine_chunks()
     return np.diff(column.offsets.to_numpy()) > 0
 
 
+# A features table may carry its rows' sampled shingles already (`SAMPLED`, as history selections do) instead of all
+# of them: reading one shingle in `sample` is what passage candidates need.
+SAMPLED = "sampled_shingles"
+
+
 def sampled_shingles(features: pa.Table, sample: int) -> tuple[np.ndarray, np.ndarray]:
     """(fingerprints, row of each) of the shingles the passage index samples: one in `sample` by value."""
-    column = features.column("shingles").combine_chunks()
+    name = SAMPLED if SAMPLED in features.column_names else "shingles"
+    column = features.column(name).combine_chunks()
     fp = column.values.to_numpy()
     row = np.repeat(np.arange(features.num_rows, dtype=np.int64), np.diff(column.offsets.to_numpy()))
+    if name == SAMPLED:
+        return fp, row
     keep = fp % np.uint64(max(sample, 1)) == 0
     return fp[keep], row[keep]
 

@@ -70,10 +70,13 @@ def prune(
             cfg.verify.min_signature_matches,
             c.passage_min_shared,
         )
-        # Kept rows stay where they are: later stages read them through a selection, only the columns they need.
+        # Kept rows stay where they are: later stages read them through a selection, only the columns they need,
+        # and find passage candidates from the sampled shingles the selection carries (not from every shingle).
         kept = [(str(path), np.flatnonzero(hit[start:end])) for path, start, end in batch if hit[start:end].any()]
         if kept:
-            pruned.append(str(store.write_selection(run.work_path(f"history-{number:05d}.parquet"), kept)))
+            sampled = _sampled_of(np.flatnonzero(hit), fingerprints, rows)
+            path = run.work_path(f"history-{number:05d}.parquet")
+            pruned.append(str(store.write_selection(path, kept, {candidates.SAMPLED: sampled})))
         on_step()
     return pruned, common_path
 
@@ -96,6 +99,15 @@ def _batches(paths: list[Path]) -> list[list[tuple[Path, int, int]]]:
         batches[-1].append((path, rows, rows + n))
         rows += n
     return batches
+
+
+def _sampled_of(kept: np.ndarray, fingerprints: np.ndarray, rows: np.ndarray) -> pa.ListArray:
+    """The sampled shingles of each of the `kept` rows (sorted), from a batch's passage entries."""
+    mine = np.isin(rows, kept)
+    position = np.searchsorted(kept, rows[mine])
+    order = np.argsort(position, kind="stable")
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(position, minlength=len(kept)))])
+    return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(fingerprints[mine][order]))
 
 
 def _sampled(tables: list[pa.Table], sample: int) -> tuple[np.ndarray, np.ndarray]:

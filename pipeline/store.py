@@ -320,28 +320,29 @@ def read_rows(path: str | Path, rows: np.ndarray, columns: list[str] | None = No
 SELECTION = b"wiretrace_selection_sources"
 
 
-def write_selection(path: Path, parts: list[tuple[str, np.ndarray]]) -> Path:
-    """A selection of features rows: the `rows` of each source features shard in `parts`, in order. Readers of
-    features (`read_features`, `read_feature_rows`) see it as a shard of those rows, read from the sources in
-    place: history matching keeps rows of earlier runs this way instead of copying their token columns."""
+def write_selection(path: Path, parts: list[tuple[str, np.ndarray]], extra: dict[str, pa.Array] | None = None) -> Path:
+    """A selection of features rows: the `rows` of each source features shard in `parts`, in order, with `extra`
+    columns of its own (one value per selected row). Readers of features (`read_features`, `read_feature_rows`)
+    see it as a shard of those rows, read from the sources in place: history matching keeps rows of earlier runs
+    this way instead of copying their token columns."""
     sources = [source for source, _ in parts]
     table = pa.table(
         {
             "source": pa.array(np.repeat(np.arange(len(parts), dtype=np.int32), [len(r) for _, r in parts])),
             "row": pa.array(np.concatenate([np.asarray(r, dtype=np.int32) for _, r in parts])),
+            **(extra or {}),
         }
     )
     table = table.replace_schema_metadata({SELECTION: json.dumps(sources)})
     return write_parquet(table, path, compression="lz4", dictionary=False)
 
 
-def _selection(path: str | Path) -> tuple[list[str], np.ndarray, np.ndarray] | None:
-    """(sources, source of each row, row in its source) of a selection file; None for a plain features shard."""
+def _selection(path: str | Path) -> tuple[list[str], pa.Table] | None:
+    """(sources, the selection's own table) of a selection file; None for a plain features shard."""
     metadata = pq.read_schema(path).metadata or {}
     if SELECTION not in metadata:
         return None
-    table = pq.read_table(path)
-    return json.loads(metadata[SELECTION]), table.column("source").to_numpy(), table.column("row").to_numpy()
+    return json.loads(metadata[SELECTION]), pq.read_table(path)
 
 
 def read_feature_rows(
@@ -351,7 +352,8 @@ def read_feature_rows(
     selection = _selection(path)
     if selection is None:
         return read_rows(path, rows, columns)
-    sources, source_of, source_row = selection
+    sources, own = selection
+    source_of, source_row = own.column("source").to_numpy(), own.column("row").to_numpy()
     rows = np.asarray(rows, dtype=np.int64)
     tables, positions, base = [], np.zeros(len(rows), dtype=np.int64), 0
     for source in np.unique(source_of[rows]).tolist():
@@ -366,12 +368,20 @@ def read_feature_rows(
 
 
 def read_features(path: str | Path, columns: list[str] | None = None) -> pa.Table:
-    """Every row of a features shard, or of a selection, in order."""
+    """Every row of a features shard, or of a selection, in order. A selection's own columns (see
+    `write_selection`) are read from it, the others from its sources."""
     selection = _selection(path)
     if selection is None:
         return pq.read_table(path, columns=columns)
-    table, positions = read_feature_rows(path, np.arange(len(selection[1])), columns)
-    return table.take(positions)
+    own = selection[1]
+    wanted = columns if columns is not None else pq.read_schema(selection[0][0]).names
+    from_sources = [c for c in wanted if c not in own.column_names or c in ("source", "row")]
+    table, positions = read_feature_rows(path, np.arange(own.num_rows), from_sources)
+    table = table.take(positions)
+    for name in wanted:
+        if name not in from_sources:
+            table = table.append_column(name, own.column(name))
+    return table.select(wanted)
 
 
 def committed_rows(root: str | Path, table: str, doc_ids: list[str], columns: list[str] | None = None) -> pa.Table:

@@ -192,3 +192,37 @@ def test_history_without_a_passage_index_for_this_sampling_is_sampled_from_its_s
         expected = np.lexsort((want[1], want[0]))
         assert fp[order].tolist() == want[0][expected].tolist() and rows[order].tolist() == want[1][expected].tolist()
         assert len(fp) > 20
+
+
+def test_pruned_history_is_read_in_place_with_the_sampled_shingles_of_its_rows(tmp_path):
+    import pyarrow as pa
+
+    from pipeline import candidates, history, signatures, store
+    from pipeline.schema import DOCUMENTS
+
+    cfg = Config()
+    cfg.candidates.passage_sample = 4
+    texts = [story(i, words=120) for i in range(6)]
+    old = pa.Table.from_pylist(
+        [{"doc_id": f"h{i}", "run_id": "r", "text": t} for i, t in enumerate(texts)], schema=DOCUMENTS
+    )
+    features = signatures.featurize(old, cfg)[2]
+    path = store.write_parquet(features, tmp_path / "out" / "_history" / "r-00000.parquet", row_group_size=2)
+    store.write_parquet(candidates.passage_index(features, 4), tmp_path / "out" / "_passages" / "r-00000.parquet")
+    # New documents: a copy of history story 1, and a new story quoting a long passage of history story 4.
+    new_texts = [texts[1], story(99, words=60) + " " + " ".join(texts[4].split()[20:80])]
+    new = pa.Table.from_pylist(
+        [{"doc_id": f"n{i}", "run_id": "s", "text": t} for i, t in enumerate(new_texts)], schema=DOCUMENTS
+    )
+    new_path = store.write_parquet(signatures.featurize(new, cfg)[2], tmp_path / "new.parquet")
+    run = store.RunStore(tmp_path / "out", "s")
+    run.prepare()
+    pruned, _ = history.prune([path], [str(new_path)], cfg, run)
+    assert len(pruned) == 1
+    kept = store.read_features(pruned[0], columns=["doc_id", "band_keys", candidates.SAMPLED])
+    assert kept.column("doc_id").to_pylist() == ["h1", "h4"]  # the copied story and the quoted one, nothing else
+    for i, doc_id in enumerate(kept.column("doc_id").to_pylist()):
+        row = int(doc_id[1:])
+        want = candidates.sampled_shingles(features.slice(row, 1), 4)[0]
+        assert sorted(kept.column(candidates.SAMPLED)[i].as_py()) == sorted(want.tolist())
+        assert kept.column("band_keys")[i] == features.column("band_keys")[row]
