@@ -74,7 +74,7 @@ def prune(
         # and find passage candidates from the sampled shingles the selection carries (not from every shingle).
         kept = [(str(path), np.flatnonzero(hit[start:end])) for path, start, end in batch if hit[start:end].any()]
         if kept:
-            sampled = _sampled_of(np.flatnonzero(hit), fingerprints, rows)
+            sampled = _sampled_of(hit, fingerprints, rows)
             path = run.work_path(f"history-{number:05d}.parquet")
             pruned.append(str(store.write_selection(path, kept, {candidates.SAMPLED: sampled})))
         on_step()
@@ -101,12 +101,13 @@ def _batches(paths: list[Path]) -> list[list[tuple[Path, int, int]]]:
     return batches
 
 
-def _sampled_of(kept: np.ndarray, fingerprints: np.ndarray, rows: np.ndarray) -> pa.ListArray:
-    """The sampled shingles of each of the `kept` rows (sorted), from a batch's passage entries."""
-    mine = np.isin(rows, kept)
-    position = np.searchsorted(kept, rows[mine])
+def _sampled_of(hit: np.ndarray, fingerprints: np.ndarray, rows: np.ndarray) -> pa.ListArray:
+    """The sampled shingles of each row of a batch that `hit` marks, in row order, from the batch's passage
+    entries (`fingerprints` of `rows`)."""
+    mine = hit[rows]
+    position = (np.cumsum(hit) - 1)[rows[mine]]  # the row's place among the kept ones
     order = np.argsort(position, kind="stable")
-    offsets = np.concatenate([[0], np.cumsum(np.bincount(position, minlength=len(kept)))])
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(position, minlength=int(hit.sum())))])
     return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(fingerprints[mine][order]))
 
 
