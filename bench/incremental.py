@@ -3,22 +3,30 @@
     python bench/incremental.py                          # 20,000 new against 100,000 history documents
     python bench/incremental.py --history 1000000 --history-runs 10   # the issue's target size (history: 10 runs)
     python bench/incremental.py --keep /tmp/incr          # keep the history and reuse it on the next call
+    python bench/incremental.py --keep /tmp/incr --server # the run against a running Prefect server (scheduled)
 
 Simulates history + new documents in one ecosystem (so some of the new documents copy history stories), commits
 the history as one run with `wiretrace run`, then times the run of the new documents alone. Prints the time of both
-runs, docs/s, the cross-run pairs found, and the history on disk per document: the signature and band-key columns
-(the issue's budget) and everything matching keeps (token hashes and offsets for alignment included).
+runs, docs/s, the cross-run pairs found, the flow's own seconds by stage beside the wall time, and the history on
+disk per document: the signature and band-key columns (the issue's budget) and everything matching keeps (token hashes
+and offsets for alignment included). A lone `wiretrace run` starts a temporary Prefect server (6-13 s); with
+`--server` the timed run goes to a server started beforehand, as the runs of a served deployment do.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -52,7 +60,7 @@ def split_corpus(folder: Path, history: int, target: Path, runs: int = 1) -> lis
     return folders
 
 
-def timed_run(inputs: Path, output: Path) -> float:
+def timed_run(inputs: Path, output: Path, env: dict[str, str] | None = None) -> float:
     t = time.perf_counter()
     subprocess.run(
         [
@@ -68,8 +76,44 @@ def timed_run(inputs: Path, output: Path) -> float:
         cwd=ROOT,
         check=True,
         stdout=subprocess.DEVNULL,
+        env=env,
     )
     return time.perf_counter() - t
+
+
+@contextlib.contextmanager
+def prefect_server(home: Path) -> Iterator[dict[str, str]]:
+    """A running local Prefect server (as a scheduled deployment has), and the environment that points runs at it."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+    }
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        yield env
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def history_bytes(output: Path) -> tuple[int, int, int]:
@@ -99,6 +143,12 @@ def main() -> None:
         help="work in this folder and keep it; when it already holds a committed history, reuse it (the history "
         "output is copied, so each incremental run starts from the same state)",
     )
+    parser.add_argument(
+        "--server",
+        action="store_true",
+        help="time the incremental run against a Prefect server started beforehand (as scheduled runs of `wiretrace "
+        "serve` are), not the temporary server a lone `wiretrace run` starts",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = args.keep or Path(tmp)
@@ -126,7 +176,11 @@ def main() -> None:
             f"history on disk: {signature / hist_docs:,.0f} B/doc for signatures and band keys, "
             f"{total / hist_docs:,.0f} B/doc with token hashes and offsets ({hist_docs:,} documents)"
         )
-        second = timed_run(new, output)
+        if args.server:
+            with prefect_server(work / "prefect-server") as env:
+                second = timed_run(new, output, env)
+        else:
+            second = timed_run(new, output)
         con = duckdb.connect()
         runs = con.execute(f"SELECT run_id, counts FROM '{output}/runs/*.parquet' ORDER BY run_id").fetchall()
         counts = json.loads(runs[-1][1])
@@ -147,7 +201,8 @@ def main() -> None:
         print(f"incremental run / same-size share of the history runs: {ratio:.2f}x")
         print(
             f"incremental run: flow {counts.get('seconds')} s of {second:.1f} s wall (the rest: CLI and Prefect "
-            f"start-up, commit, report); stages (s): {counts.get('stage_seconds')}"
+            f"start-up{'' if args.server else ' with a temporary server'}, commit, report); "
+            f"stages (s): {counts.get('stage_seconds')}"
         )
 
 

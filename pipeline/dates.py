@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-
-import pyarrow as pa
 
 _DATE_FORMATS = (
     "%Y-%m-%d %H:%M:%S%z",
@@ -66,14 +64,3 @@ def _parse_text_timestamp(text: str) -> datetime | None:
         except ValueError:
             continue
     return None
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
-def timestamp_array(values: list[datetime | None]) -> pa.Array:
-    """UTC datetimes (from `parse_timestamp`) as an Arrow `timestamp[us, UTC]` array. Built from integers: handing
-    Arrow zone-aware datetimes makes it import pandas (a quarter of a second) and convert each one slowly."""
-    micros = [None if v is None else (v - _EPOCH) // _MICROSECOND for v in values]
-    return pa.array(micros, pa.int64()).cast(pa.timestamp("us", tz="UTC"))

@@ -23,7 +23,7 @@ import xxhash
 
 from pipeline import schema
 from pipeline.config import IngestConfig
-from pipeline.dates import parse_timestamp, timestamp_array
+from pipeline.dates import parse_timestamp
 from pipeline.normalize import title_from_lines
 
 log = logging.getLogger(__name__)
@@ -317,7 +317,7 @@ def _documents_table(records: list[Record], run_id: str, stats: IngestStats) -> 
         "doc_id": [r.doc_id for r in records],
         "source": [r.source for r in records],
         "url": [r.url for r in records],
-        "published_at": timestamp_array(published),
+        "published_at": published,
         "published_at_raw": raw_dates,
         "title": [r.title for r in records],
         "text": [r.text for r in records],

@@ -92,7 +92,7 @@ def space_separated_tokens(
 def minhash_signatures(
     mixed: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.ndarray
 ) -> np.ndarray:  # pragma: no cover - compiled
-    """(strings x len(a)) minima of (a[k] * x + b[k]) mod 2**32 over each document's 32-bit hashes x
+    """(documents x len(a)) minima of (a[k] * x + b[k]) mod 2**32 over each document's 32-bit hashes x
     (document i owns mixed[offsets[i]:offsets[i+1]]); documents without hashes keep 2**32-1. One pass over the
     hashes with the signature row in cache, instead of one pass over all hashes per permutation."""
     n_docs = len(offsets) - 1

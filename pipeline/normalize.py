@@ -25,7 +25,7 @@ import xxhash
 
 from pipeline import kernels, schema
 from pipeline.config import NormalizeConfig
-from pipeline.dates import parse_timestamp, timestamp_array
+from pipeline.dates import parse_timestamp
 
 if TYPE_CHECKING:
     from pipeline.boilerplate import BoilerplateIndex
@@ -661,7 +661,7 @@ def normalize_documents(
     )
     # Dates stay in Arrow: a date found in the text fills `published_at` only where the metadata has none.
     metadata = documents.column("published_at")
-    found = timestamp_array(text_dates)
+    found = pa.array(text_dates, schema.TIMESTAMP)
     out["published_at"] = pc.coalesce(metadata, found)
     out["published_at_source"] = pc.if_else(
         pc.is_valid(metadata), "metadata", pc.if_else(pc.is_valid(found), "text", pa.scalar(None, pa.string()))
