@@ -55,11 +55,18 @@ def candidate_pairs(band_keys: np.ndarray, active: np.ndarray, max_bucket_size: 
     """(n x 2) int64 row-index pairs, i < j, sorted and distinct, that share a bucket in at least one band, with
     j >= `first_new`. Rows where `active` is False (documents without shingles) never pair."""
     rows = np.flatnonzero(active)
-    newer = rows >= first_new if first_new else None
     found: list[np.ndarray] = []
     for band in range(band_keys.shape[1]):
-        a, b = pairs_in_buckets(band_keys[rows, band], max_bucket_size, newer)
-        found.append(rows[a].astype(np.int64) * len(active) + rows[b])
+        keys, members = band_keys[rows, band], rows
+        if first_new:
+            # Only buckets holding a new row count: earlier rows whose key no new row has are dropped before the
+            # sort (a presence filter of the new keys, then the sort itself settles the rare false positives).
+            newer = rows >= first_new
+            kept = newer.copy()
+            kept[maybe_in(presence_filter(keys[newer]), keys)] = True
+            keys, members = keys[kept], rows[kept]
+        a, b = pairs_in_buckets(keys, max_bucket_size, members >= first_new if first_new else None)
+        found.append(members[a].astype(np.int64) * len(active) + members[b])
     if not found:
         return np.zeros((0, 2), dtype=np.int64)
     codes = np.unique(np.concatenate(found))
@@ -252,6 +259,11 @@ def passage_pairs(
     if not values or base == 0:
         return np.zeros((0, 2), dtype=np.int64)
     fp, doc = np.concatenate(values), np.concatenate(docs)
+    if first_new:
+        # Earlier rows pair only with new ones: their shingles that no new row holds cannot make a candidate.
+        kept = doc >= first_new
+        kept[maybe_in(presence_filter(fp[kept]), fp)] = True
+        fp, doc = fp[kept], doc[kept]
     if common is not None and len(common):
         rare = ~np.isin(fp, common)
         fp, doc = fp[rare], doc[rare]

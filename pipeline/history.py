@@ -106,7 +106,7 @@ def _sampled_of(hit: np.ndarray, fingerprints: np.ndarray, rows: np.ndarray) -> 
     entries (`fingerprints` of `rows`)."""
     mine = hit[rows]
     position = (np.cumsum(hit) - 1)[rows[mine]]  # the row's place among the kept ones
-    order = np.argsort(position, kind="stable")
+    order = np.argsort(position)  # a row's shingles may come in any order
     offsets = np.concatenate([[0], np.cumsum(np.bincount(position, minlength=int(hit.sum())))])
     return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(fingerprints[mine][order]))
 

@@ -29,6 +29,36 @@ def test_bucket_pairs_equal_brute_force():
     # Rows before first_new are earlier runs': only pairs with a later row remain, none lost.
     later = candidates.candidate_pairs(keys, np.ones(300, dtype=bool), max_bucket_size=20, first_new=250)
     assert {tuple(p) for p in later.tolist()} == {p for p in brute_force_pairs(keys, 20) if p[1] >= 250} != set()
+    # Sparse keys: most earlier rows share no key with a new row (they are dropped before the sort), and a bucket
+    # too large only because of earlier rows still makes no pairs.
+    sparse = rng.integers(0, 400, size=(300, 4)).astype(np.uint64)
+    sparse[:25, 1] = 7777
+    sparse[290, 1] = 7777
+    later = candidates.candidate_pairs(sparse, np.ones(300, dtype=bool), max_bucket_size=20, first_new=250)
+    want = {p for p in brute_force_pairs(sparse, 20) if p[1] >= 250}
+    assert {tuple(p) for p in later.tolist()} == want != set()
+
+
+def test_passage_pairs_with_earlier_rows_equal_brute_force():
+    rng = np.random.default_rng(11)
+    sets = [np.unique(rng.integers(0, 600, size=rng.integers(5, 40))).astype(np.uint64) for _ in range(80)]
+    sets[70] = np.union1d(sets[70], np.arange(1000, 1030, dtype=np.uint64))  # a new row sharing a passage...
+    sets[3] = np.union1d(sets[3], np.arange(1000, 1030, dtype=np.uint64))  # ...with an earlier one
+    offsets = np.concatenate([[0], np.cumsum([len(x) for x in sets])]).astype(np.int32)
+    shingles = pa.ListArray.from_arrays(pa.array(offsets), pa.array(np.concatenate(sets)))
+    tables = [pa.table({"shingles": shingles.slice(0, 40)}), pa.table({"shingles": shingles.slice(40)})]
+    got = candidates.passage_pairs(tables, sample=1, max_df=6, min_shared=2, first_new=60)
+    df = {}
+    for x in sets:
+        for v in x.tolist():
+            df[v] = df.get(v, 0) + 1
+    want = {
+        (i, j)
+        for i, j in combinations(range(80), 2)
+        if j >= 60 and sum(1 for v in np.intersect1d(sets[i], sets[j]).tolist() if df[v] <= 6) >= 2
+    }
+    assert {tuple(p) for p in got.tolist()} == want
+    assert (3, 70) in want and any(i < 60 for i, _ in want) and any(i >= 60 for i, _ in want)
 
 
 def test_inactive_rows_never_pair():
