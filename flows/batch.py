@@ -272,6 +272,7 @@ def history_task(params: BatchParams, run_id: str, feature_paths: list[str]) -> 
         _store(params, run_id),
         on_start=lambda steps: report.stage("history", steps),
         on_step=lambda: report.advance("history"),
+        each=_pool(run_id).each,
     )
 
 

@@ -12,8 +12,10 @@ size, not the history size.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -21,6 +23,14 @@ import pyarrow.parquet as pq
 
 from pipeline import align, candidates, store
 from pipeline.config import Config
+
+# Runs `work(*item)` for each item and yields the results in item order (`parallel.ShardPool.each`).
+Each = Callable[[Callable[..., Any], Sequence[tuple[Any, ...]]], Iterator[Any]]
+
+
+def _serially(work: Callable[..., Any], items: Sequence[tuple[Any, ...]]) -> Iterator[Any]:
+    for item in items:
+        yield work(*item)
 
 
 def prune(
@@ -30,10 +40,12 @@ def prune(
     run: store.RunStore,
     on_start: Callable[[int], None] = lambda steps: None,
     on_step: Callable[[], None] = lambda: None,
+    each: Each = _serially,
 ) -> tuple[list[str], str | None]:
     """The kept rows of the history shards `paths` as selections (one per batch with any), and the path of the new
     documents' (`feature_paths`) sampled shingles that are common across history and new documents together; None
-    when there is no history. `on_start(steps)` and `on_step()` report progress."""
+    when there is no history. Batches are matched by `each` (a worker pool's, to use its processes);
+    `on_start(steps)` and `on_step()` report progress."""
     batches = _batches(paths)
     if not batches:
         return [], None
@@ -43,42 +55,82 @@ def prune(
     active = np.concatenate([candidates.has_shingles(t) for t in new])  # a document without shingles never pairs
     sampled_fp, sampled_doc = _sampled(new, c.passage_sample)
     values, df = np.unique(sampled_fp, return_counts=True)
-    for batch in batches:
-        df += candidates.occurrences(values, passage_entries(batch, c.passage_sample)[0])
+    values_path = str(_write_arrays(run.work_path("new-sampled.npz"), values=values))
+    for counts in each(batch_occurrences, [(batch, c.passage_sample, values_path) for batch in batches]):
+        df += counts
         on_step()
     common = pa.table({"fingerprint": pa.array(values[df > c.passage_max_df], pa.uint64())})
     common_path = str(run.write_work(common, "common-shingles.parquet"))
     rare = np.isin(sampled_fp, values[df <= c.passage_max_df])
     order = np.argsort(sampled_fp[rare], kind="stable")
-    target = candidates.MatchTarget(
+    target_path = _write_arrays(
+        run.work_path("match-target.npz"),
         keys=np.concatenate([candidates.band_key_matrix(t) for t in new])[active],
         minhash=np.concatenate([align.minhash_matrix(t) for t in new])[active],
         passage_fp=sampled_fp[rare][order],
         passage_doc=sampled_doc[rare][order],
     )
+    items = [
+        (batch, cfg, str(target_path), str(run.work_path(f"history-{number:05d}.parquet")))
+        for number, batch in enumerate(batches)
+    ]
     pruned = []
-    for number, batch in enumerate(batches):
-        signed = pa.concat_tables([pq.read_table(p, columns=["band_keys", "minhash"]) for p, _, _ in batch])
-        fingerprints, rows = passage_entries(batch, c.passage_sample)
-        hit = candidates.history_rows(
-            candidates.band_key_matrix(signed),
-            align.minhash_matrix(signed),
-            fingerprints,
-            rows,
-            target,
-            c.max_bucket_size,
-            cfg.verify.min_signature_matches,
-            c.passage_min_shared,
-        )
-        # Kept rows stay where they are: later stages read them through a selection, only the columns they need,
-        # and find passage candidates from the sampled shingles the selection carries (not from every shingle).
-        kept = [(str(path), np.flatnonzero(hit[start:end])) for path, start, end in batch if hit[start:end].any()]
-        if kept:
-            sampled = _sampled_of(hit, fingerprints, rows)
-            path = run.work_path(f"history-{number:05d}.parquet")
-            pruned.append(str(store.write_selection(path, kept, {candidates.SAMPLED: sampled})))
+    for path in each(batch_selection, items):
+        if path is not None:
+            pruned.append(path)
         on_step()
     return pruned, common_path
+
+
+def batch_occurrences(batch: list[tuple[Path, int, int]], sample: int, values_path: str) -> np.ndarray:
+    """How many documents of a batch of history shards hold each of the new documents' sampled shingles."""
+    return candidates.occurrences(_read_arrays(values_path)["values"], passage_entries(batch, sample)[0])
+
+
+def batch_selection(batch: list[tuple[Path, int, int]], cfg: Config, target_path: str, out_path: str) -> str | None:
+    """The selection of a batch's rows that can pair with a new document (see `candidates.history_rows`), written
+    to `out_path`; None when no row can."""
+    c = cfg.candidates
+    target = _target(target_path)
+    signed = pa.concat_tables([pq.read_table(p, columns=["band_keys", "minhash"]) for p, _, _ in batch])
+    fingerprints, rows = passage_entries(batch, c.passage_sample)
+    hit = candidates.history_rows(
+        candidates.band_key_matrix(signed),
+        align.minhash_matrix(signed),
+        fingerprints,
+        rows,
+        target,
+        c.max_bucket_size,
+        cfg.verify.min_signature_matches,
+        c.passage_min_shared,
+    )
+    # Kept rows stay where they are: later stages read them through a selection, only the columns they need, and
+    # find passage candidates from the sampled shingles the selection carries (not from every shingle).
+    kept = [(str(path), np.flatnonzero(hit[start:end])) for path, start, end in batch if hit[start:end].any()]
+    if not kept:
+        return None
+    sampled = _sampled_of(hit, fingerprints, rows)
+    return str(store.write_selection(Path(out_path), kept, {candidates.SAMPLED: sampled}))
+
+
+def _write_arrays(path: Path, **arrays: np.ndarray) -> Path:
+    """Arrays handed to the batch workers (uncompressed: written once, loaded once per worker process)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as fh:
+        np.savez(fh, **arrays)
+    return path
+
+
+@lru_cache(maxsize=2)
+def _read_arrays(path: str) -> dict[str, np.ndarray]:
+    with np.load(path) as data:
+        return {name: data[name] for name in data.files}
+
+
+@lru_cache(maxsize=2)
+def _target(path: str) -> candidates.MatchTarget:
+    """The match target of a run, loaded once per worker process (its sorted keys and filters are built once too)."""
+    return candidates.MatchTarget(**_read_arrays(path))
 
 
 # History rows matched at once: numpy calls on one 2,000-row shard cost more in call overhead than in work, while a
