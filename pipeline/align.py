@@ -97,13 +97,14 @@ SCREENING_COLUMNS = ["doc_id", "body_hash", "minhash", "shingles"]
 @dataclass
 class FeatureView:
     """Random access to one shard's features and documents by row (a view of the screening columns alone has no
-    tokens or quotes: enough to screen pairs, not to align them)."""
+    tokens or quotes: enough to screen pairs, not to align them; a view of the alignment columns alone is the
+    reverse)."""
 
     doc_ids: list[str]
-    shingle_values: np.ndarray
-    shingle_offsets: np.ndarray
-    body_hashes: np.ndarray
-    minhash: np.ndarray  # (docs x num_perm) uint32
+    shingle_values: np.ndarray = field(default_factory=_no_rows)
+    shingle_offsets: np.ndarray = field(default_factory=_no_rows)
+    body_hashes: np.ndarray = field(default_factory=_no_rows)
+    minhash: np.ndarray = field(default_factory=_no_rows)  # (docs x num_perm) uint32
     token_values: np.ndarray = field(default_factory=_no_rows)
     token_offsets: np.ndarray = field(default_factory=_no_rows)
     token_starts: np.ndarray = field(default_factory=_no_rows)  # character offsets in `text`
@@ -114,14 +115,12 @@ class FeatureView:
 
     @classmethod
     def from_table(cls, features: pa.Table) -> FeatureView:
-        shingles = features.column("shingles").combine_chunks()
-        view = cls(
-            doc_ids=features.column("doc_id").to_pylist(),
-            shingle_values=shingles.values.to_numpy(),
-            shingle_offsets=shingles.offsets.to_numpy(),
-            body_hashes=features.column("body_hash").to_numpy(),
-            minhash=minhash_matrix(features),
-        )
+        view = cls(doc_ids=features.column("doc_id").to_pylist())
+        if "shingles" in features.column_names:
+            shingles = features.column("shingles").combine_chunks()
+            view.shingle_values, view.shingle_offsets = shingles.values.to_numpy(), shingles.offsets.to_numpy()
+            view.body_hashes = features.column("body_hash").to_numpy()
+            view.minhash = minhash_matrix(features)
         if "tokens" in features.column_names:
             tokens = features.column("tokens").combine_chunks()
             quotes = features.column("quotes").combine_chunks()
@@ -256,6 +255,23 @@ def _monotonic_passages(blocks: list, min_words: int) -> list[tuple[int, int, in
     ]
 
 
+@dataclass
+class Screening:
+    """What screening learnt of each candidate pair from the screening columns: whether it is worth aligning, its
+    shared shingles (0 where not counted), both documents' shingle counts and whether their bodies are the same."""
+
+    worth: np.ndarray
+    shared: np.ndarray
+    size_a: np.ndarray
+    size_b: np.ndarray
+    same_body: np.ndarray
+
+    def worth_aligning(self) -> Screening:
+        """The pairs worth aligning only."""
+        keep = np.flatnonzero(self.worth)
+        return Screening(*(x[keep] for x in (self.worth, self.shared, self.size_a, self.size_b, self.same_body)))
+
+
 def screen(
     view_a: FeatureView,
     view_b: FeatureView,
@@ -263,8 +279,8 @@ def screen(
     rows_b: np.ndarray,
     cfg: VerifyConfig,
     from_passages: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Which candidate pairs are worth aligning, and each pair's number of shared shingles (0 where not counted),
+) -> Screening:
+    """Which candidate pairs are worth aligning, with each pair's number of shared shingles (0 where not counted),
     from the screening columns alone: nearly all candidates stop here, before any token is read."""
     # LSH guarantees `rows` matching values; a real copy has more. Dropping pairs with too few matches before the
     # exact count removes most stock-phrase candidates at ~1/100 of the cost (see config.toml for the odds).
@@ -280,7 +296,7 @@ def screen(
     # Whatever can still be kept: the same body, a near duplicate, or enough shared shingles to hold a passage.
     near = np.minimum(shared / np.maximum(size_a, 1), shared / np.maximum(size_b, 1)) >= cfg.near_duplicate_containment
     worth = (shared > 0) & (same_body | near | (shared >= cfg.partial_min_shared_shingles))
-    return worth, shared
+    return Screening(worth, shared, size_a, size_b, same_body)
 
 
 def verify_pairs(
@@ -294,12 +310,29 @@ def verify_pairs(
 ) -> pa.Table:
     """The `pairs` rows for the candidate pairs (view_a[rows_a[i]], view_b[rows_b[i]]) that share text."""
     rows_a, rows_b = np.asarray(rows_a, dtype=np.int64), np.asarray(rows_b, dtype=np.int64)
-    worth, shared = screen(view_a, view_b, rows_a, rows_b, cfg, from_passages)
-    size_a = np.diff(view_a.shingle_offsets)[rows_a]
-    size_b = np.diff(view_b.shingle_offsets)[rows_b]
-    same_body = view_a.body_hashes[rows_a] == view_b.body_hashes[rows_b]
+    screening = screen(view_a, view_b, rows_a, rows_b, cfg, from_passages)
+    keep = np.flatnonzero(screening.worth)
+    return aligned_pairs(view_a, view_b, rows_a[keep], rows_b[keep], screening.worth_aligning(), cfg, run_id)
+
+
+# What aligning a screened pair reads (views of these columns alone carry no shingles or signatures).
+ALIGNMENT_COLUMNS = ["doc_id", "tokens", "token_starts", "token_ends", "quotes"]
+
+
+def aligned_pairs(
+    view_a: FeatureView,
+    view_b: FeatureView,
+    rows_a: np.ndarray,
+    rows_b: np.ndarray,
+    screening: Screening,
+    cfg: VerifyConfig,
+    run_id: str,
+) -> pa.Table:
+    """The `pairs` rows of candidate pairs screening found worth aligning (`screening` holds what it learnt of each),
+    from the alignment columns of both documents."""
+    shared, size_a, size_b, same_body = screening.shared, screening.size_a, screening.size_b, screening.same_body
     out: dict[str, list] = {name: [] for name in schema.PAIRS.names}
-    for i in np.flatnonzero(worth).tolist():
+    for i in range(len(rows_a)):
         ra, rb = int(rows_a[i]), int(rows_b[i])
         o = _overlap_from_counts(int(shared[i]), int(size_a[i]), int(size_b[i]))
         sa, sb = view_a.token_string(ra), view_b.token_string(rb)

@@ -56,15 +56,15 @@ def verify_block(
     """Verify the candidates whose first document is in one of the shards `block`; returns the path of the pairs.
 
     Two reads: the screening columns (signatures, shingles) of the rows candidates point at, which settle nearly
-    every candidate, then every column of the rows in the pairs left to align. A shard outside the block is read
-    only in the row groups candidates point into."""
+    every candidate, then the alignment columns (token hashes, offsets, quotes) of the rows in the pairs left to
+    align. A shard outside the block is read only in the row groups candidates point into."""
     run = store.RunStore(output, run_id)
     cands = pq.read_table(candidates_path, filters=[("shard_a", "in", list(block))])
     screened = {
         a: align.FeatureView.from_table(store.read_features(feature_paths[a], columns=align.SCREENING_COLUMNS))
         for a in block
     }
-    survivors: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]] = []
+    survivors: list[tuple[int, int, np.ndarray, np.ndarray, align.Screening]] = []
     for shard_b in sorted(set(cands.column("shard_b").to_pylist())):
         on_b = cands.filter(pc.equal(cands.column("shard_b"), shard_b))
         if shard_b in screened:
@@ -75,19 +75,22 @@ def verify_block(
             group = on_b.filter(pc.equal(on_b.column("shard_a"), shard_a))
             rows_a, rows_b = group.column("row_a").to_numpy(), group.column("row_b").to_numpy()
             passages = group.column("from_passages").to_numpy(zero_copy_only=False)
-            worth, _ = align.screen(screened[shard_a], view_b, rows_a, at_b(rows_b), cfg.verify, passages)
-            if worth.any():
-                survivors.append((shard_a, shard_b, rows_a[worth], rows_b[worth], passages[worth]))
+            screening = align.screen(screened[shard_a], view_b, rows_a, at_b(rows_b), cfg.verify, passages)
+            if screening.worth.any():
+                keep = screening.worth
+                survivors.append((shard_a, shard_b, rows_a[keep], rows_b[keep], screening.worth_aligning()))
     del screened
+    # Alignment reads token hashes, offsets and quotes of the survivors only: what screening learnt of each pair
+    # (shared shingles, sizes, same body) travels with it, so no shingle is read twice.
     views: dict[int, tuple[align.FeatureView, Callable[[np.ndarray], np.ndarray]]] = {}
     for shard in sorted({s[0] for s in survivors} | {s[1] for s in survivors}):
         rows = [r_a for a, _, r_a, _, _ in survivors if a == shard]
         rows += [r_b for _, b, _, r_b, _ in survivors if b == shard]
-        views[shard] = _rows_view(feature_paths[shard], np.concatenate(rows))
+        views[shard] = _rows_view(feature_paths[shard], np.concatenate(rows), align.ALIGNMENT_COLUMNS)
     parts = []
-    for shard_a, shard_b, rows_a, rows_b, passages in survivors:
+    for shard_a, shard_b, rows_a, rows_b, screening in survivors:
         (view_a, at_a), (view_b, at_b) = views[shard_a], views[shard_b]
-        parts.append(align.verify_pairs(view_a, view_b, at_a(rows_a), at_b(rows_b), cfg.verify, run_id, passages))
+        parts.append(align.aligned_pairs(view_a, view_b, at_a(rows_a), at_b(rows_b), screening, cfg.verify, run_id))
     table = pa.concat_tables(parts) if parts else schema.empty(schema.PAIRS)
     return str(run.write_work(table, f"pairs-{block[0]:05d}.parquet"))
 
