@@ -167,27 +167,6 @@ def shingle_hashes(
     return out, shingle_offsets
 
 
-@njit(cache=True, nogil=True)
-def sorted_distinct(
-    values: np.ndarray, offsets: np.ndarray, shift: int
-) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
-    """Each segment's distinct values >> shift, sorted, with new offsets (segment i is
-    values[offsets[i]:offsets[i+1]]). Sorting each document's few hundred values apart stays in cache, unlike one
-    sort of the whole shard."""
-    n_docs = len(offsets) - 1
-    out = np.empty(offsets[n_docs] - offsets[0], dtype=np.uint64)
-    new_offsets = np.zeros(n_docs + 1, dtype=np.int64)
-    used = 0
-    for d in range(n_docs):
-        segment = np.sort(values[offsets[d] : offsets[d + 1]] >> np.uint64(shift))
-        for i in range(len(segment)):
-            if i == 0 or segment[i] != segment[i - 1]:
-                out[used] = segment[i]
-                used += 1
-        new_offsets[d + 1] = used
-    return out[:used], new_offsets
-
-
 def warm_up() -> float:
     """Load every kernel for the argument types the pipeline passes (Arrow-backed read-only arrays, int32 list
     offsets), returning the seconds it took: numba's first call in a process costs ~0.4 s even from its disk
@@ -207,7 +186,6 @@ def warm_up() -> float:
     permutation = np.ones(2, dtype=np.uint32)
     minhash_signatures(np.ones(2, dtype=np.uint32), np.array([0, 2], dtype=np.int64), permutation, permutation)
     shingle_hashes(np.ones(2, dtype=np.uint64), np.array([0, 2], dtype=np.int64), 5)
-    sorted_distinct(np.ones(2, dtype=np.uint64), np.array([0, 2], dtype=np.int64), 24)
     position = np.zeros(1, dtype=np.int32)
     one = np.array([0, 1], dtype=np.int64)
     shifted_offsets(position, one, one, position.astype(np.int64), position.astype(np.int64))

@@ -103,12 +103,28 @@ def shingle_hashes(tokens: TokenHashes, k: int) -> tuple[np.ndarray, np.ndarray]
 
 
 FINGERPRINT_BITS = 40
+_DOC_BITS = np.uint64(64 - FINGERPRINT_BITS)
 
 
 def shingle_fingerprints(shingles: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each document's sorted distinct 40-bit shingle fingerprints (top bits of the shingle hash), with offsets.
-    A false shared shingle between two 400-word documents has probability ~1.5e-7."""
-    return kernels.sorted_distinct(shingles, offsets.astype(np.int64), 64 - FINGERPRINT_BITS)
+
+    Packing the document index into the top 24 bits turns a per-document unique into one flat sort (10x faster
+    than a loop of np.unique). A false shared shingle between two 400-word documents has probability ~1.5e-7.
+    """
+    n_docs = len(offsets) - 1
+    if n_docs >= 1 << int(_DOC_BITS):
+        raise ValueError(f"a shard holds at most {1 << int(_DOC_BITS)} documents")
+    doc_of = np.repeat(np.arange(n_docs, dtype=np.uint64), np.diff(offsets))
+    packed = (doc_of << np.uint64(FINGERPRINT_BITS)) | (shingles >> _DOC_BITS)
+    packed.sort()
+    first = np.ones(len(packed), dtype=bool)
+    first[1:] = packed[1:] != packed[:-1]
+    packed = packed[first]
+    counts = np.bincount((packed >> np.uint64(FINGERPRINT_BITS)).astype(np.int64), minlength=n_docs)
+    new_offsets = np.zeros(n_docs + 1, dtype=np.int64)
+    np.cumsum(counts, out=new_offsets[1:])
+    return packed & np.uint64((1 << FINGERPRINT_BITS) - 1), new_offsets
 
 
 @lru_cache(maxsize=8)
