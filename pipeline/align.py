@@ -15,6 +15,7 @@ from rapidfuzz.distance import Indel
 
 from pipeline import kernels, schema
 from pipeline.config import VerifyConfig
+from pipeline.gcpause import gc_paused
 from pipeline.normalize import quote_spans  # noqa: F401 - part of this stage's interface
 
 EXACT = "exact"
@@ -319,6 +320,7 @@ def verify_pairs(
 ALIGNMENT_COLUMNS = ["doc_id", "tokens", "token_starts", "token_ends", "quotes"]
 
 
+@gc_paused
 def aligned_pairs(
     view_a: FeatureView,
     view_b: FeatureView,

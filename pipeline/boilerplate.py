@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.config import NormalizeConfig
+from pipeline.gcpause import gc_paused
 from pipeline.normalize import edge_lines, hash_line
 
 EDGE_LINES = pa.schema(
@@ -21,6 +22,7 @@ EDGE_LINES = pa.schema(
 )
 
 
+@gc_paused
 def edge_line_table(documents: pa.Table, cfg: NormalizeConfig, first_index: int = 0) -> pa.Table:
     """One row per distinct edge line of each document: (source, doc_index, line_hash, words)."""
     sources, indexes, hashes, words = [], [], [], []

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline import schema
+from pipeline.gcpause import gc_paused
 
 AGENCIES: dict[str, tuple[str, ...]] = {
     "AFP": (
@@ -248,6 +249,7 @@ def _cue(text: str, start: int, end: int) -> str | None:
     return None
 
 
+@gc_paused
 def attributions_table(documents: pa.Table, run_id: str, extra: Extra = ()) -> pa.Table:
     """The `attributions` table of a shard: one row per credit in each document's `text`.
 

@@ -24,6 +24,7 @@ import xxhash
 from pipeline import schema
 from pipeline.config import IngestConfig
 from pipeline.dates import parse_timestamp
+from pipeline.gcpause import gc_paused, gc_paused_while_producing
 from pipeline.normalize import title_from_lines
 
 log = logging.getLogger(__name__)
@@ -300,6 +301,7 @@ def _validated(item: Record, seen: set[str], earlier: dict[str, int]) -> Record 
     return item
 
 
+@gc_paused
 def _documents_table(records: list[Record], run_id: str, stats: IngestStats) -> pa.Table:
     published: list[datetime | None] = []
     raw_dates: list[str | None] = []
@@ -349,6 +351,7 @@ def _rejects_table(rejects: list[Reject], run_id: str) -> pa.Table:
     )
 
 
+@gc_paused_while_producing
 def shards(
     files: list[Path],
     cfg: IngestConfig,

@@ -26,6 +26,7 @@ import xxhash
 from pipeline import kernels, schema
 from pipeline.config import NormalizeConfig
 from pipeline.dates import parse_timestamp
+from pipeline.gcpause import gc_paused
 
 if TYPE_CHECKING:
     from pipeline.boilerplate import BoilerplateIndex
@@ -606,6 +607,7 @@ class Normalized:
     segments: pa.Table  # every removed segment with its reason
 
 
+@gc_paused
 def normalize_documents(
     documents: pa.Table, cfg: NormalizeConfig | None = None, boilerplate: BoilerplateIndex | None = None
 ) -> Normalized:

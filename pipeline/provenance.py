@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 
 from pipeline import schema
 from pipeline.credits import canonical_source
+from pipeline.gcpause import gc_paused
 
 # Clocks of scrapers and CMSs disagree by minutes; closer than this is "same time", not an order.
 CLOCK_TOLERANCE = timedelta(minutes=5)
@@ -37,6 +38,7 @@ class DocFacts:
     credits: set[str] = field(default_factory=set)  # agencies the text credits, other than its own
 
 
+@gc_paused
 def doc_facts(documents: pa.Table, attributions: pa.Table, only: pa.Array | None = None) -> dict[str, DocFacts]:
     """What provenance needs to know of every document (or of the ids in `only`: those in pairs), from `documents`
     and `attributions`."""
@@ -122,6 +124,7 @@ def confidence(score: float) -> float:
     return round(0.5 + 0.45 * (1 - math.exp(-abs(score) / 2)), 3)
 
 
+@gc_paused
 def direct_pairs(pairs: pa.Table, facts: dict[str, DocFacts]) -> pa.Table:
     """`pairs` with `source_doc_id`, `direction_confidence` and `direction_evidence` set."""
     sources, confidences, evidences = [], [], []
@@ -233,6 +236,7 @@ def _fallback_origin(
     return best, conf
 
 
+@gc_paused
 def origins_table(
     clusters: pa.Table, pairs: pa.Table, facts: dict[str, DocFacts], corpus_agencies: set[str], run_id: str
 ) -> pa.Table:
