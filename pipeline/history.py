@@ -79,6 +79,9 @@ def prune(
         if path is not None:
             pruned.append(path)
         on_step()
+    # Run in this process (one worker), the target stays cached until the next run: free it now.
+    _target.cache_clear()
+    _read_arrays.cache_clear()
     return pruned, common_path
 
 

@@ -337,18 +337,21 @@ def write_selection(path: Path, parts: list[tuple[str, np.ndarray]], extra: dict
     return write_parquet(table, path, compression="lz4", dictionary=False)
 
 
-def _selection(path: str | Path) -> tuple[list[str], pa.Table] | None:
-    """(sources, the selection's own table) of a selection file; None for a plain features shard."""
-    metadata = pq.read_schema(path).metadata or {}
-    if SELECTION not in metadata:
+def _selection(path: str | Path, own: list[str] | None = None) -> tuple[list[str], pa.Table] | None:
+    """(sources, the selection's `source` and `row` columns and those of its own columns named in `own`) of a
+    selection file; None for a plain features shard."""
+    schema_ = pq.read_schema(path)
+    if SELECTION not in (schema_.metadata or {}):
         return None
-    return json.loads(metadata[SELECTION]), pq.read_table(path)
+    wanted = ["source", "row"] + [c for c in own or [] if c in schema_.names and c not in ("source", "row")]
+    return json.loads(schema_.metadata[SELECTION]), pq.read_table(path, columns=wanted)
 
 
 def read_feature_rows(
     path: str | Path, rows: np.ndarray, columns: list[str] | None = None
 ) -> tuple[pa.Table, np.ndarray]:
-    """`read_rows` of a features shard or of a selection (whose rows are read from their sources in place)."""
+    """`read_rows` of a features shard or of a selection (whose rows are read from their sources in place; `columns`
+    are the sources' columns)."""
     selection = _selection(path)
     if selection is None:
         return read_rows(path, rows, columns)
@@ -370,7 +373,7 @@ def read_feature_rows(
 def read_features(path: str | Path, columns: list[str] | None = None) -> pa.Table:
     """Every row of a features shard, or of a selection, in order. A selection's own columns (see
     `write_selection`) are read from it, the others from its sources."""
-    selection = _selection(path)
+    selection = _selection(path, columns)
     if selection is None:
         return pq.read_table(path, columns=columns)
     own = selection[1]
