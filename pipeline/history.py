@@ -107,13 +107,17 @@ def batch_selection(batch: list[tuple[Path, int, int]], cfg: Config, target_path
         cfg.verify.min_signature_matches,
         c.passage_min_shared,
     )
-    # Kept rows stay where they are: later stages read them through a selection, only the columns they need, and
-    # find passage candidates from the sampled shingles the selection carries (not from every shingle).
+    # Kept rows stay where they are: later stages read them through a selection, only the columns they need. The
+    # selection carries what candidates need (band keys, already in memory, and the sampled shingles), so that
+    # stage reads no history shard at all.
     kept = [(str(path), np.flatnonzero(hit[start:end])) for path, start, end in batch if hit[start:end].any()]
     if not kept:
         return None
-    sampled = _sampled_of(hit, fingerprints, rows)
-    return str(store.write_selection(Path(out_path), kept, {candidates.SAMPLED: sampled}))
+    own = {
+        "band_keys": signed.column("band_keys").take(pa.array(np.flatnonzero(hit))),
+        candidates.SAMPLED: _sampled_of(hit, fingerprints, rows),
+    }
+    return str(store.write_selection(Path(out_path), kept, own))
 
 
 def _write_arrays(path: Path, **arrays: np.ndarray) -> Path:

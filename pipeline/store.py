@@ -378,13 +378,14 @@ def read_features(path: str | Path, columns: list[str] | None = None) -> pa.Tabl
         return pq.read_table(path, columns=columns)
     own = selection[1]
     wanted = columns if columns is not None else pq.read_schema(selection[0][0]).names
-    from_sources = [c for c in wanted if c not in own.column_names or c in ("source", "row")]
-    table, positions = read_feature_rows(path, np.arange(own.num_rows), from_sources)
-    table = table.take(positions)
-    for name in wanted:
-        if name not in from_sources:
-            table = table.append_column(name, own.column(name))
-    return table.select(wanted)
+    own_names = [c for c in wanted if c in own.column_names and c not in ("source", "row")]
+    from_sources = [c for c in wanted if c not in own_names]
+    out = {name: own.column(name) for name in own_names}
+    if from_sources:
+        table, positions = read_feature_rows(path, np.arange(own.num_rows), from_sources)
+        table = table.take(positions)
+        out.update({name: table.column(name) for name in from_sources})
+    return pa.table({name: out[name] for name in wanted})
 
 
 def committed_rows(root: str | Path, table: str, doc_ids: list[str], columns: list[str] | None = None) -> pa.Table:

@@ -244,3 +244,14 @@ def test_a_selection_reads_as_a_shard_of_its_source_rows(tmp_path):
     plain, at = store.read_feature_rows(first, np.array([9, 0]))  # a plain shard reads as before
     assert plain.take(at).column("x").to_pylist() == [9, 0]
     assert store.read_features(first).num_rows == 10
+
+
+def test_a_selection_serves_its_own_columns_without_reading_its_sources(tmp_path):
+    import numpy as np
+
+    source = store.write_parquet(pa.table({"x": [10, 11, 12], "y": ["a", "b", "c"]}), tmp_path / "a.parquet")
+    extra = {"z": pa.array([[1], [2, 3]], pa.list_(pa.int64()))}
+    selection = store.write_selection(tmp_path / "s.parquet", [(str(source), np.array([2, 0]))], extra)
+    source.unlink()  # nothing below may touch the source
+    only_own = store.read_features(selection, columns=["z"])
+    assert only_own.num_rows == 2 and only_own.column("z").to_pylist() == [[1], [2, 3]]
