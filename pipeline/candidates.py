@@ -165,6 +165,18 @@ def presence_filter(values: np.ndarray) -> np.ndarray:
     return flags
 
 
+def in_sorted(ordered: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Which of `values` (hashes) occur in `ordered` (sorted): a presence filter, then a binary search of the few
+    that pass, where `np.isin` sorts both arrays together (10x slower for ten million values)."""
+    out = np.zeros(len(values), dtype=bool)
+    if len(ordered) == 0:
+        return out
+    maybe = maybe_in(presence_filter(ordered), values)
+    position = np.minimum(np.searchsorted(ordered, values[maybe]), len(ordered) - 1)
+    out[maybe] = ordered[position] == values[maybe]
+    return out
+
+
 def maybe_in(flags: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Indices of `values` whose presence flag is set (a superset of those really present)."""
     return np.flatnonzero(flags[(values.astype(np.uint64) & _FILTER_MASK).astype(np.int64)])
@@ -265,7 +277,7 @@ def passage_pairs(
         kept[maybe_in(presence_filter(fp[kept]), fp)] = True
         fp, doc = fp[kept], doc[kept]
     if common is not None and len(common):
-        rare = ~np.isin(fp, common)
+        rare = ~in_sorted(common, fp)
         fp, doc = fp[rare], doc[rare]
     a, b = pairs_in_buckets(fp, max_df, doc >= first_new if first_new else None)
     if len(a) == 0:

@@ -61,7 +61,7 @@ def prune(
         on_step()
     common = pa.table({"fingerprint": pa.array(values[df > c.passage_max_df], pa.uint64())})
     common_path = str(run.write_work(common, "common-shingles.parquet"))
-    rare = np.isin(sampled_fp, values[df <= c.passage_max_df])
+    rare = candidates.in_sorted(values[df <= c.passage_max_df], sampled_fp)
     order = np.argsort(sampled_fp[rare], kind="stable")
     target_path = _write_arrays(
         run.work_path("match-target.npz"),

@@ -212,3 +212,14 @@ def test_presence_filter_never_misses_a_present_value_and_drops_most_absent_ones
     passed = candidates.maybe_in(candidates.presence_filter(values), queries)
     assert set(range(5000)) <= set(passed.tolist())  # every present value passes
     assert len(passed) - 5000 < 0.01 * 50_000  # 50k values set ~0.3% of the flags
+
+
+def test_in_sorted_equals_isin():
+    rng = np.random.default_rng(4)
+    ordered = np.unique(rng.integers(0, 2**40, 3000, dtype=np.uint64))
+    values = rng.integers(0, 2**40, 50_000, dtype=np.uint64)
+    values[::5] = ordered[rng.integers(0, len(ordered), len(values[::5]))]
+    values[1] = ordered[-1] + np.uint64(1)  # past the end
+    got = candidates.in_sorted(ordered, values)
+    assert got.tolist() == np.isin(values, ordered).tolist() and got.any() and not got.all()
+    assert not candidates.in_sorted(ordered[:0], values[:3]).any()
