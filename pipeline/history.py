@@ -108,14 +108,16 @@ def batch_selection(batch: list[tuple[Path, int, int]], cfg: Config, target_path
         c.passage_min_shared,
     )
     # Kept rows stay where they are: later stages read them through a selection, only the columns they need. The
-    # selection carries what candidates need (band keys, already in memory, and the sampled shingles), so that
-    # stage reads no history shard at all.
+    # selection carries what candidates need (band keys, already in memory, and sampled shingles), so that stage
+    # reads no history shard at all.
     kept = [(str(path), np.flatnonzero(hit[start:end])) for path, start, end in batch if hit[start:end].any()]
     if not kept:
         return None
+    # Of the sampled shingles, only those some new document holds as a rare one can make a passage candidate.
+    relevant = candidates.in_sorted(target.passage_fp, fingerprints, target.passage_filter)
     own = {
         "band_keys": signed.column("band_keys").take(pa.array(np.flatnonzero(hit))),
-        candidates.SAMPLED: _sampled_of(hit, fingerprints, rows),
+        candidates.SAMPLED: _sampled_of(hit, fingerprints[relevant], rows[relevant]),
     }
     return str(store.write_selection(Path(out_path), kept, own))
 
