@@ -106,6 +106,16 @@ def sampled_shingles(features: pa.Table, sample: int) -> tuple[np.ndarray, np.nd
     return fp[keep], row[keep]
 
 
+def sampled_across(tables: list[pa.Table], sample: int) -> tuple[np.ndarray, np.ndarray]:
+    """`sampled_shingles` of several tables, with rows numbered across them in order."""
+    if not tables:
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+    parts = [sampled_shingles(t, sample) for t in tables]
+    starts = np.cumsum([0] + [t.num_rows for t in tables])[:-1]
+    rows = [row + start for (_, row), start in zip(parts, starts, strict=True)]
+    return np.concatenate([fp for fp, _ in parts]), np.concatenate(rows)
+
+
 def passage_index(features: pa.Table, sample: int) -> pa.Table:
     """A features shard's sampled shingle fingerprints sorted, with the row of each (`fingerprint`, `row`), and the
     sampling in the schema metadata: persisted beside history so later runs search passages without reading every
@@ -161,8 +171,13 @@ def presence_filter(values: np.ndarray) -> np.ndarray:
     gather, where a binary search of a large sorted array costs ~100 ns of cache misses per value, so history
     values are filtered first and only the few that pass are searched."""
     flags = np.zeros(1 << 24, dtype=bool)
-    flags[(values.astype(np.uint64) & _FILTER_MASK).astype(np.int64)] = True
+    flags[_filter_slots(values)] = True
     return flags
+
+
+def _filter_slots(values: np.ndarray) -> np.ndarray:
+    """The presence-filter slot of each hash: its low 24 bits."""
+    return (values.astype(np.uint64, copy=False) & _FILTER_MASK).view(np.int64)
 
 
 def in_sorted(ordered: np.ndarray, values: np.ndarray, flags: np.ndarray | None = None) -> np.ndarray:
@@ -180,7 +195,7 @@ def in_sorted(ordered: np.ndarray, values: np.ndarray, flags: np.ndarray | None 
 
 def maybe_in(flags: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Indices of `values` whose presence flag is set (a superset of those really present)."""
-    return np.flatnonzero(flags[(values.astype(np.uint64, copy=False) & _FILTER_MASK).view(np.int64)])
+    return np.flatnonzero(flags[_filter_slots(values)])
 
 
 def equal_pairs(
@@ -262,16 +277,10 @@ def passage_pairs(
     never create candidates, nor do the `common` ones (found in more than `max_df` documents of a wider corpus:
     the history a run's tables were pruned from). Rows before `first_new` (earlier runs') pair only with later
     ones."""
-    values, docs = [], []
-    base = 0
-    for table in feature_tables:
-        fp, row = sampled_shingles(table, sample)
-        values.append(fp)
-        docs.append(row + base)
-        base += table.num_rows
-    if not values or base == 0:
+    base = sum(t.num_rows for t in feature_tables)
+    if base == 0:
         return np.zeros((0, 2), dtype=np.int64)
-    fp, doc = np.concatenate(values), np.concatenate(docs)
+    fp, doc = sampled_across(feature_tables, sample)
     if first_new:
         # Earlier rows pair only with new ones: their shingles that no new row holds cannot make a candidate.
         kept = doc >= first_new

@@ -53,7 +53,8 @@ def prune(
     c = cfg.candidates
     new = [pq.read_table(p, columns=["band_keys", "minhash", "shingles"]) for p in feature_paths]
     active = np.concatenate([candidates.has_shingles(t) for t in new])  # a document without shingles never pairs
-    sampled_fp, sampled_doc = _sampled(new, c.passage_sample)
+    # No passage index without sampling: nothing to count or match by passage.
+    sampled_fp, sampled_doc = candidates.sampled_across(new if c.passage_sample else [], c.passage_sample)
     values, df = np.unique(sampled_fp, return_counts=True)
     values_path = str(_write_arrays(run.work_path("new-sampled.npz"), values=values))
     for counts in each(batch_occurrences, [(batch, c.passage_sample, values_path) for batch in batches]):
@@ -170,16 +171,6 @@ def _sampled_of(hit: np.ndarray, fingerprints: np.ndarray, rows: np.ndarray) -> 
     order = np.argsort(position)  # a row's shingles may come in any order
     offsets = np.concatenate([[0], np.cumsum(np.bincount(position, minlength=int(hit.sum())))])
     return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(fingerprints[mine][order]))
-
-
-def _sampled(tables: list[pa.Table], sample: int) -> tuple[np.ndarray, np.ndarray]:
-    """The sampled shingles of this run's features shards, with the document (numbered across shards) of each."""
-    if not sample:
-        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
-    parts = [candidates.sampled_shingles(t, sample) for t in tables]
-    starts = np.cumsum([0] + [t.num_rows for t in tables])[:-1]
-    docs = [row + start for (_, row), start in zip(parts, starts, strict=True)]
-    return np.concatenate([fp for fp, _ in parts]), np.concatenate(docs)
 
 
 def passage_entries(batch: list[tuple[Path, int, int]], sample: int) -> tuple[np.ndarray, np.ndarray]:

@@ -355,13 +355,18 @@ def read_feature_rows(
     selection = _selection(path)
     if selection is None:
         return read_rows(path, rows, columns)
-    sources, own = selection
-    source_of, source_row = own.column("source").to_numpy(), own.column("row").to_numpy()
-    rows = np.asarray(rows, dtype=np.int64)
+    return _selected_rows(*selection, np.asarray(rows, dtype=np.int64), columns)
+
+
+def _selected_rows(
+    sources: list[str], own: pa.Table, rows: np.ndarray, columns: list[str] | None
+) -> tuple[pa.Table, np.ndarray]:
+    """The row groups of a selection's sources holding its `rows`, and where each of `rows` sits in what was read."""
+    source_of, source_row = own.column("source").to_numpy()[rows], own.column("row").to_numpy()[rows]
     tables, positions, base = [], np.zeros(len(rows), dtype=np.int64), 0
-    for source in np.unique(source_of[rows]).tolist():
-        mine = source_of[rows] == source
-        table, at = read_rows(sources[source], source_row[rows[mine]], columns)
+    for source in np.unique(source_of).tolist():
+        mine = source_of == source
+        table, at = read_rows(sources[source], source_row[mine], columns)
         positions[mine] = at + base
         base += table.num_rows
         tables.append(table)
@@ -376,13 +381,13 @@ def read_features(path: str | Path, columns: list[str] | None = None) -> pa.Tabl
     selection = _selection(path, columns)
     if selection is None:
         return pq.read_table(path, columns=columns)
-    own = selection[1]
-    wanted = columns if columns is not None else pq.read_schema(selection[0][0]).names
+    sources, own = selection
+    wanted = columns if columns is not None else pq.read_schema(sources[0]).names
     own_names = [c for c in wanted if c in own.column_names and c not in ("source", "row")]
     from_sources = [c for c in wanted if c not in own_names]
     out = {name: own.column(name) for name in own_names}
     if from_sources:
-        table, positions = read_feature_rows(path, np.arange(own.num_rows), from_sources)
+        table, positions = _selected_rows(sources, own, np.arange(own.num_rows), from_sources)
         table = table.take(positions)
         out.update({name: table.column(name) for name in from_sources})
     return pa.table({name: out[name] for name in wanted})
