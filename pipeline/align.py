@@ -80,11 +80,8 @@ def minhash_matrix(features: pa.Table) -> np.ndarray:
 
 def signature_matches(view_a: FeatureView, view_b: FeatureView, rows_a: np.ndarray, rows_b: np.ndarray) -> np.ndarray:
     """How many MinHash values each pair has in common (num_perm x the estimated Jaccard)."""
-    out = np.zeros(len(rows_a), dtype=np.int32)
-    for start in range(0, len(rows_a), 1 << 15):
-        ra, rb = rows_a[start : start + (1 << 15)], rows_b[start : start + (1 << 15)]
-        out[start : start + len(ra)] = (view_a.minhash[ra] == view_b.minhash[rb]).sum(axis=1)
-    return out
+    rows_a, rows_b = np.asarray(rows_a, dtype=np.int64), np.asarray(rows_b, dtype=np.int64)
+    return kernels.signature_agreements(view_a.minhash, rows_a, view_b.minhash, rows_b)
 
 
 def _no_rows() -> np.ndarray:

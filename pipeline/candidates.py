@@ -13,7 +13,7 @@ from functools import cached_property
 import numpy as np
 import pyarrow as pa
 
-from pipeline import schema
+from pipeline import kernels, schema
 
 
 def pairs_in_buckets(
@@ -245,10 +245,8 @@ def history_rows(
     everywhere, keep no row."""
     hit = np.zeros(len(keys), dtype=bool)
     old, new = cross_band_pairs(keys, target, max_bucket_size)
-    for start in range(0, len(old), 1 << 15):
-        a, b = old[start : start + (1 << 15)], new[start : start + (1 << 15)]
-        agree = (minhash[a] == target.minhash[b]).sum(axis=1) >= min_signature_matches
-        hit[a[agree]] = True
+    agree = kernels.signature_agreements(minhash, old, target.minhash, new) >= min_signature_matches
+    hit[old[agree]] = True
     if len(target.passage_fp) and len(fingerprints):
         candidates = maybe_in(target.passage_filter, fingerprints)
         entry, position = equal_pairs(target.passage_fp, fingerprints[candidates])

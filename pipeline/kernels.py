@@ -39,6 +39,24 @@ def intersection_sizes(
 
 
 @njit(cache=True, nogil=True)
+def signature_agreements(
+    minhash_a: np.ndarray, rows_a: np.ndarray, minhash_b: np.ndarray, rows_b: np.ndarray
+) -> np.ndarray:  # pragma: no cover - compiled
+    """How many MinHash values pair i has in common: row rows_a[i] of `minhash_a` against row rows_b[i] of
+    `minhash_b` (docs x num_perm). Gathering both rows per pair in numpy first would copy 2 x num_perm values per
+    pair through memory; here each pair is compared where it lies."""
+    out = np.zeros(len(rows_a), dtype=np.int32)
+    width = min(minhash_a.shape[1], minhash_b.shape[1])
+    for i in range(len(rows_a)):
+        a, b = minhash_a[rows_a[i]], minhash_b[rows_b[i]]
+        same = 0
+        for k in range(width):
+            same += a[k] == b[k]
+        out[i] = same
+    return out
+
+
+@njit(cache=True, nogil=True)
 def space_separated_tokens(
     data: np.ndarray, offsets: np.ndarray, skip: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
@@ -180,6 +198,12 @@ def warm_up() -> float:
     offsets.flags.writeable = False
     rows = np.zeros(1, dtype=np.int64)
     intersection_sizes(values, offsets, rows, values, offsets, rows)
+    signatures = np.zeros((1, 2), dtype=np.uint32)
+    stored = signatures.copy()
+    stored.flags.writeable = False  # signatures read from Parquet
+    for left in (signatures, stored):
+        for right in (signatures, stored):
+            signature_agreements(left, rows, right, rows)
     data = np.frombuffer(b"a b", dtype=np.uint8)  # Arrow buffers arrive read-only
     text_offsets = np.frombuffer(np.array([0, 3], dtype=np.int32).tobytes(), dtype=np.int32)
     space_separated_tokens(data, text_offsets, np.zeros(1, dtype=bool))

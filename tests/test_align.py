@@ -150,6 +150,23 @@ def test_intersection_sizes_equal_set_intersections_for_every_pair():
     assert any(w == 0 for w in want) and any(w > 10 for w in want)  # both ends of the range were exercised
 
 
+def test_signature_agreements_count_equal_minhash_values_of_each_pair():
+    from pipeline import kernels
+
+    rng = np.random.default_rng(7)
+    # Few distinct values, so pairs agree anywhere from nowhere to everywhere; the two sides differ in height.
+    left = rng.integers(0, 3, size=(30, 64), dtype=np.uint32)
+    right = rng.integers(0, 3, size=(12, 64), dtype=np.uint32)
+    right[0] = left[0]
+    right[1] = left[1] + 1
+    rows_a = np.concatenate([[0, 1], rng.integers(0, 30, size=200)])
+    rows_b = np.concatenate([[0, 1], rng.integers(0, 12, size=200)])
+    got = kernels.signature_agreements(left, rows_a, right, rows_b)
+    want = [int(np.count_nonzero(left[a] == right[b])) for a, b in zip(rows_a, rows_b, strict=True)]
+    assert got.tolist() == want
+    assert want[0] == 64 and want[1] == 0
+
+
 def test_alignment_similarity_is_rapidfuzz_indel_similarity():
     from rapidfuzz.distance import Indel
 
