@@ -65,7 +65,7 @@ def ingest_task(params: BatchParams, run_id: str) -> dict[str, Any]:
             ledger.schema.get_field_index("run_id"), "run_id", pa.array([run_id] * ledger.num_rows, pa.string())
         ),
     )
-    earlier = store.committed_documents(params.output) if files else {}
+    earlier = store.CommittedTexts(params.output) if files else None
     stats = ingest.IngestStats()
     report = progress.current()
     report.stage("ingest", len(files))

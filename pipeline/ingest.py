@@ -7,10 +7,11 @@ kept across shards is the set of ids already seen (duplicate ids: the first wins
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import logging
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -264,17 +265,25 @@ def read_records(files: Iterable[Path], cfg: IngestConfig) -> Iterator[Record | 
 # ---------------------------------------------------------------- shards
 
 
-ALREADY_SEEN = object()  # marks a record an earlier run already committed
-
-
 def text_hash(text: str) -> int:
     return xxhash.xxh3_64_intdigest(text.encode("utf-8"))
 
 
-def _validated(item: Record, seen: set[str], earlier: dict[str, int]) -> Record | Reject | object:
-    if item.doc_id is None:
+# Which of a batch of document ids an earlier run of the same output committed, with the hash of their text.
+EarlierTexts = Callable[[list[str]], Mapping[str, int]]
+
+
+ALREADY_SEEN = object()  # marks a record an earlier run already committed
+
+
+def _with_id(item: Record | Reject) -> Record | Reject:
+    if isinstance(item, Record) and item.doc_id is None:
         # Records without an id get a stable one from where they came from, so reruns agree.
         item.doc_id = f"{Path(item.file).name}#{item.record}"
+    return item
+
+
+def _validated(item: Record, seen: set[str], earlier: Mapping[str, int]) -> Record | Reject | object:
     if not isinstance(item.text, str):
         if item.text is None:
             return Reject(item.file, item.record, item.doc_id, "empty_text", "no text field")
@@ -299,6 +308,25 @@ def _validated(item: Record, seen: set[str], earlier: dict[str, int]) -> Record 
         )
     seen.add(item.doc_id)
     return item
+
+
+def _earlier_texts(earlier: Mapping[str, int] | EarlierTexts | None) -> EarlierTexts:
+    if earlier is None:
+        return lambda ids: {}
+    if callable(earlier):
+        return earlier
+    return lambda ids: {i: earlier[i] for i in ids if i in earlier}
+
+
+def _with_earlier(
+    items: Iterator[Record | Reject], size: int, earlier: EarlierTexts
+) -> Iterator[tuple[Record | Reject, Mapping[str, int]]]:
+    """Each item read, with what earlier runs hold of the ids of its chunk of `size` items: one look-up per chunk,
+    which against a large history costs what one id costs."""
+    while chunk := [_with_id(item) for item in itertools.islice(items, size)]:
+        held = earlier([item.doc_id for item in chunk if isinstance(item, Record)])
+        for item in chunk:
+            yield item, held
 
 
 @gc_paused
@@ -357,19 +385,19 @@ def shards(
     cfg: IngestConfig,
     run_id: str,
     stats: IngestStats | None = None,
-    earlier: dict[str, int] | None = None,
+    earlier: Mapping[str, int] | EarlierTexts | None = None,
 ) -> Iterator[Shard]:
     """Shards of at most `cfg.shard_size` documents (with the rejects met on the way), streamed from `files`.
-    `earlier` maps the ids an earlier run of the same output committed to the hash of their text."""
+    `earlier` gives the ids an earlier run of the same output committed with the hash of their text: a mapping, or
+    a function of a batch of ids (see `store.CommittedTexts`)."""
     stats = stats if stats is not None else IngestStats()
-    earlier = earlier or {}
     stats.files = [str(f) for f in files]
     seen: set[str] = set()
     records: list[Record] = []
     rejects: list[Reject] = []
-    for item in read_records(files, cfg):
+    for item, held in _with_earlier(read_records(files, cfg), cfg.shard_size, _earlier_texts(earlier)):
         stats.records += 1
-        checked = _validated(item, seen, earlier) if isinstance(item, Record) else item
+        checked = _validated(item, seen, held) if isinstance(item, Record) else item
         if checked is ALREADY_SEEN:
             stats.already_seen += 1
         elif isinstance(checked, Reject):

@@ -255,3 +255,18 @@ def test_a_selection_serves_its_own_columns_without_reading_its_sources(tmp_path
     source.unlink()  # nothing below may touch the source
     only_own = store.read_features(selection, columns=["z"])
     assert only_own.num_rows == 2 and only_own.column("z").to_pylist() == [[1], [2, 3]]
+
+
+def test_committed_texts_answer_which_ids_earlier_runs_hold(tmp_path):
+    assert store.CommittedTexts(tmp_path)(["a"]) == {}  # no committed run yet
+    for run_id, ids in (("r1", ["a", "b", "Ω-ü"]), ("r2", [f"id{i}" for i in range(5000)])):
+        run = store.RunStore(tmp_path, run_id)
+        run.prepare()
+        rows = [{"doc_id": i, "text": i, "text_hash": 7 * n + 1, "run_id": run_id} for n, i in enumerate(ids)]
+        run.stage("documents", pa.Table.from_pylist(rows, schema=schema.DOCUMENTS))
+        run.commit({"run_id": run_id, "status": "completed"})
+    committed = store.CommittedTexts(tmp_path)
+    assert len(committed) == 5003
+    asked = ["Ω-ü", "nope", "id4999", "a", "id5000", "b"]
+    assert committed(asked) == {"Ω-ü": 15, "id4999": 7 * 4999 + 1, "a": 1, "b": 8}
+    assert committed([]) == {}
