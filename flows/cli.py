@@ -43,15 +43,23 @@ def _parse_value(text: str) -> Any:
 
 def _run_flow(inputs: list[str], output: str, cfg: config_module.Config, verbose: bool) -> dict[str, Any]:
     prefect_env.configure(quiet=not verbose)
-    from flows import progress
-    from flows.batch import BatchParams, run_batch
+    server = prefect_env.start_temporary_server()  # boots while Prefect and the pipeline are imported
+    try:
+        from flows import progress
+        from flows.batch import BatchParams, run_batch
+
+        if server is not None:
+            server.wait_until_healthy()
+        reporter = progress.install()
+        try:
+            result = run_batch(BatchParams(inputs=inputs, output=output, config=cfg))
+        finally:
+            reporter.close()
+    finally:
+        if server is not None:
+            server.stop()
     from flows.summary import gather, render
 
-    reporter = progress.install()
-    try:
-        result = run_batch(BatchParams(inputs=inputs, output=output, config=cfg))
-    finally:
-        reporter.close()
     if result.get("nothing_new"):
         seen = result["counts"]["already_seen"]
         why = f"{seen} articles read are already there" if seen else "no input file is new or changed"
