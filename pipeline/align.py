@@ -78,6 +78,28 @@ def minhash_matrix(features: pa.Table) -> np.ndarray:
     return column.flatten().to_numpy().reshape(-1, column.type.list_size)
 
 
+def gathered_lists(column: pa.ChunkedArray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The values and offsets (int64) of the lists at `rows` of a list column, in the order of `rows`, copied from
+    each chunk where it lies."""
+    sizes = np.array([len(chunk) for chunk in column.chunks], dtype=np.int64)
+    chunk_starts = np.concatenate([[0], np.cumsum(sizes)])
+    chunk_of = np.searchsorted(chunk_starts, rows, side="right") - 1
+    starts = np.zeros(len(rows), dtype=np.int64)
+    lengths = np.zeros(len(rows), dtype=np.int64)
+    for c in np.unique(chunk_of).tolist():
+        mine = chunk_of == c
+        offsets = column.chunks[c].offsets.to_numpy()
+        local = rows[mine] - chunk_starts[c]
+        starts[mine], lengths[mine] = offsets[local], offsets[local + 1] - offsets[local]
+    out_offsets = np.concatenate([[0], np.cumsum(lengths)])
+    values = np.empty(int(out_offsets[-1]), dtype=column.type.value_type.to_pandas_dtype())
+    for c in np.unique(chunk_of).tolist():
+        mine = np.flatnonzero(chunk_of == c)
+        source = column.chunks[c].values.to_numpy()  # offsets index into the unsliced child array
+        kernels.copy_segments(source, starts[mine], lengths[mine], values, out_offsets[mine])
+    return values, out_offsets
+
+
 def signature_matches(view_a: FeatureView, view_b: FeatureView, rows_a: np.ndarray, rows_b: np.ndarray) -> np.ndarray:
     """How many MinHash values each pair has in common (num_perm x the estimated Jaccard)."""
     rows_a, rows_b = np.asarray(rows_a, dtype=np.int64), np.asarray(rows_b, dtype=np.int64)
@@ -126,6 +148,26 @@ class FeatureView:
             view.token_starts = features.column("token_starts").combine_chunks().values.to_numpy()
             view.token_ends = features.column("token_ends").combine_chunks().values.to_numpy()
             view.quote_values, view.quote_offsets = quotes.values.to_numpy(), quotes.offsets.to_numpy()
+        return view
+
+    @classmethod
+    def from_rows(cls, features: pa.Table, rows: np.ndarray) -> FeatureView:
+        """The view of `rows` of `features` alone (a read holding more rows than wanted, such as whole row groups),
+        gathered column by column: Arrow's `take` first concatenates every chunk of a list column, then copies
+        again, which cost more than reading the rows."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) == features.num_rows and np.array_equal(rows, np.arange(len(rows))):
+            return cls.from_table(features)
+        view = cls(doc_ids=features.column("doc_id").take(pa.array(rows)).to_pylist())
+        if "shingles" in features.column_names:
+            view.shingle_values, view.shingle_offsets = gathered_lists(features.column("shingles"), rows)
+            view.body_hashes = features.column("body_hash").to_numpy()[rows]
+            view.minhash = minhash_matrix(features)[rows]
+        if "tokens" in features.column_names:
+            view.token_values, view.token_offsets = gathered_lists(features.column("tokens"), rows)
+            view.token_starts, _ = gathered_lists(features.column("token_starts"), rows)
+            view.token_ends, _ = gathered_lists(features.column("token_ends"), rows)
+            view.quote_values, view.quote_offsets = gathered_lists(features.column("quotes"), rows)
         return view
 
     def shingles(self, row: int) -> np.ndarray:

@@ -57,6 +57,15 @@ def signature_agreements(
 
 
 @njit(cache=True, nogil=True)
+def copy_segments(
+    source: np.ndarray, starts: np.ndarray, lengths: np.ndarray, target: np.ndarray, at: np.ndarray
+) -> None:  # pragma: no cover - compiled
+    """target[at[i] : at[i] + lengths[i]] = source[starts[i] : starts[i] + lengths[i]] for every i."""
+    for i in range(len(starts)):
+        target[at[i] : at[i] + lengths[i]] = source[starts[i] : starts[i] + lengths[i]]
+
+
+@njit(cache=True, nogil=True)
 def space_separated_tokens(
     data: np.ndarray, offsets: np.ndarray, skip: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
@@ -198,6 +207,9 @@ def warm_up() -> float:
     offsets.flags.writeable = False
     rows = np.zeros(1, dtype=np.int64)
     intersection_sizes(values, offsets, rows, values, offsets, rows)
+    ends = offsets.astype(np.int64)  # list offsets from Arrow: int32, read-only; computed ones: int64
+    for source in (values, values.astype(np.uint32), values.astype(np.int32)):  # shingles, tokens, token offsets
+        copy_segments(source, ends, ends, np.zeros(2, dtype=source.dtype), ends)
     signatures = np.zeros((1, 2), dtype=np.uint32)
     stored = signatures.copy()
     stored.flags.writeable = False  # signatures read from Parquet

@@ -60,10 +60,7 @@ def verify_block(
     align. A shard outside the block is read only in the row groups candidates point into."""
     run = store.RunStore(output, run_id)
     cands = pq.read_table(candidates_path, filters=[("shard_a", "in", list(block))])
-    screened = {
-        a: align.FeatureView.from_table(store.read_features(feature_paths[a], columns=align.SCREENING_COLUMNS))
-        for a in block
-    }
+    screened = {a: _shard_view(feature_paths[a], align.SCREENING_COLUMNS) for a in block}
     survivors: list[tuple[int, int, np.ndarray, np.ndarray, align.Screening]] = []
     for shard_b in sorted(set(cands.column("shard_b").to_pylist())):
         on_b = cands.filter(pc.equal(cands.column("shard_b"), shard_b))
@@ -106,7 +103,13 @@ def _rows_view(
     place in the view."""
     wanted = np.unique(rows)
     table, positions = store.read_feature_rows(path, wanted, columns)
-    return align.FeatureView.from_table(table), lambda r: positions[np.searchsorted(wanted, r)]
+    return align.FeatureView.from_rows(table, positions), lambda r: np.searchsorted(wanted, r)
+
+
+def _shard_view(path: str, columns: list[str]) -> align.FeatureView:
+    """A view of `columns` of every row of a features shard or selection."""
+    rows = np.arange(pq.ParquetFile(path).metadata.num_rows)
+    return align.FeatureView.from_rows(*store.read_feature_rows(path, rows, columns))
 
 
 class ShardPool:

@@ -176,3 +176,32 @@ def test_alignment_similarity_is_rapidfuzz_indel_similarity():
         b = np.concatenate([a[: rng.integers(0, len(a) + 1)], rng.integers(0, 30, size=rng.integers(0, 50))])
         sa, sb = align._token_string(a), align._token_string(b.astype(np.uint64))
         assert align.alignment(sa, sb, 8)[1] == pytest.approx(Indel.normalized_similarity(sa, sb))
+
+
+def test_a_view_of_some_rows_of_a_chunked_read_equals_the_view_of_those_rows_taken():
+    cfg = Config()
+    rng = np.random.default_rng(3)
+    words = [f"w{i}" for i in range(300)]
+    docs = pa.Table.from_pylist(
+        [
+            {
+                "doc_id": f"d{i}",
+                "text": " ".join(rng.choice(words, size=int(rng.integers(0, 60))))
+                + ' "We will keep the border crossing closed until further notice," the minister said.',
+            }
+            for i in range(40)
+        ],
+        schema=schema.DOCUMENTS,
+    )
+    _, _, features = signatures.featurize(docs, cfg)
+    # Chunks as whole row groups arrive: one of them a slice, whose offsets point past the start of its child array.
+    chunked = pa.concat_tables([features.slice(0, 7), features.slice(7, 20), features.slice(27)])
+    rows = np.array([30, 2, 8, 8, 39, 0, 26, 27])  # any order, repeats, every chunk
+    got = align.FeatureView.from_rows(chunked, rows)
+    want = align.FeatureView.from_table(features.take(pa.array(rows)))
+    assert got.doc_ids == want.doc_ids
+    for name in ("shingle_values", "shingle_offsets", "body_hashes", "minhash", "token_values", "token_offsets"):
+        assert np.array_equal(getattr(got, name), getattr(want, name)), name
+    for name in ("token_starts", "token_ends", "quote_values", "quote_offsets"):
+        assert np.array_equal(getattr(got, name), getattr(want, name)), name
+    assert len(got.quote_values) > 0 and got.shingle_offsets[-1] > 0
