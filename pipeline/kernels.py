@@ -208,8 +208,10 @@ def warm_up() -> float:
     rows = np.zeros(1, dtype=np.int64)
     intersection_sizes(values, offsets, rows, values, offsets, rows)
     ends = offsets.astype(np.int64)  # list offsets from Arrow: int32, read-only; computed ones: int64
-    for source in (values, values.astype(np.uint32), values.astype(np.int32)):  # shingles, tokens, token offsets
-        copy_segments(source, ends, ends, np.zeros(2, dtype=source.dtype), ends)
+    for dtype in (np.uint64, np.int32):  # hashes (shingles, tokens); character offsets and quotes
+        source = values.astype(dtype)
+        source.flags.writeable = False  # Arrow buffers
+        copy_segments(source, ends, ends, np.zeros(2, dtype=dtype), ends)
     signatures = np.zeros((1, 2), dtype=np.uint32)
     stored = signatures.copy()
     stored.flags.writeable = False  # signatures read from Parquet
