@@ -126,10 +126,13 @@ def passage_index(features: pa.Table, sample: int) -> pa.Table:
     return table.replace_schema_metadata({"passage_sample": str(sample)})
 
 
-def occurrences(values: np.ndarray, fingerprints: np.ndarray) -> np.ndarray:
-    """How often each of `values` (sorted, distinct) occurs in `fingerprints`."""
+def occurrences(values: np.ndarray, fingerprints: np.ndarray, flags: np.ndarray | None = None) -> np.ndarray:
+    """How often each of `values` (sorted, distinct) occurs in `fingerprints`; `flags`, the `presence_filter` of
+    `values` when already built, spares the binary search of fingerprints it rules out."""
     if len(values) == 0:
         return np.zeros(0, dtype=np.int64)
+    if flags is not None:
+        fingerprints = fingerprints[maybe_in(flags, fingerprints)]
     pos = np.minimum(np.searchsorted(values, fingerprints), len(values) - 1)
     return np.bincount(pos[values[pos] == fingerprints], minlength=len(values))
 

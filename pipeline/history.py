@@ -82,13 +82,15 @@ def prune(
         on_step()
     # Run in this process (one worker), the target stays cached until the next run: free it now.
     _target.cache_clear()
+    _presence.cache_clear()
     _read_arrays.cache_clear()
     return pruned, common_path
 
 
 def batch_occurrences(batch: list[tuple[Path, int, int]], sample: int, values_path: str) -> np.ndarray:
     """How many documents of a batch of history shards hold each of the new documents' sampled shingles."""
-    return candidates.occurrences(_read_arrays(values_path)["values"], passage_entries(batch, sample)[0])
+    values = _read_arrays(values_path)["values"]
+    return candidates.occurrences(values, passage_fingerprints(batch, sample), _presence(values_path))
 
 
 def batch_selection(batch: list[tuple[Path, int, int]], cfg: Config, target_path: str, out_path: str) -> str | None:
@@ -115,7 +117,8 @@ def batch_selection(batch: list[tuple[Path, int, int]], cfg: Config, target_path
     if not kept:
         return None
     # Of the sampled shingles, only those some new document holds as a rare one can make a passage candidate.
-    relevant = candidates.in_sorted(target.passage_fp, fingerprints, target.passage_filter)
+    of_kept = np.flatnonzero(hit[rows])
+    relevant = of_kept[candidates.in_sorted(target.passage_fp, fingerprints[of_kept], target.passage_filter)]
     own = {
         "band_keys": signed.column("band_keys").take(pa.array(np.flatnonzero(hit))),
         candidates.SAMPLED: _sampled_of(hit, fingerprints[relevant], rows[relevant]),
@@ -135,6 +138,12 @@ def _write_arrays(path: Path, **arrays: np.ndarray) -> Path:
 def _read_arrays(path: str) -> dict[str, np.ndarray]:
     with np.load(path) as data:
         return {name: data[name] for name in data.files}
+
+
+@lru_cache(maxsize=2)
+def _presence(values_path: str) -> np.ndarray:
+    """The presence filter of the sorted values in `values_path`, built once per worker process."""
+    return candidates.presence_filter(_read_arrays(values_path)["values"])
 
 
 @lru_cache(maxsize=2)
@@ -189,3 +198,18 @@ def passage_entries(batch: list[tuple[Path, int, int]], sample: int) -> tuple[np
         fingerprints.append(fp)
         rows.append(row.astype(np.int64) + start)
     return np.concatenate(fingerprints), np.concatenate(rows)
+
+
+def passage_fingerprints(batch: list[tuple[Path, int, int]], sample: int) -> np.ndarray:
+    """The fingerprints of `passage_entries` alone (counting them needs no rows: a third less to read)."""
+    if not sample:
+        return np.zeros(0, dtype=np.uint64)
+    fingerprints = []
+    for path, _, _ in batch:
+        index = store.read_passage_index(path, sample, columns=["fingerprint"])
+        if index is None:
+            fp, _ = candidates.sampled_shingles(pq.read_table(path, columns=["shingles"]), sample)
+        else:
+            fp = index.column("fingerprint").to_numpy()
+        fingerprints.append(fp)
+    return np.concatenate(fingerprints)

@@ -290,13 +290,14 @@ def history_files(root: str | Path, days: int, expected: pa.Schema, now: datetim
     return files
 
 
-def read_passage_index(features_path: str | Path, sample: int) -> pa.Table | None:
-    """The passage index written beside a history shard, or None when there is none or it samples one shingle in
-    another number than `sample` (shards from older versions or other settings: the caller samples the shingles)."""
+def read_passage_index(features_path: str | Path, sample: int, columns: list[str] | None = None) -> pa.Table | None:
+    """The passage index (its `columns`, default all) written beside a history shard, or None when there is none or
+    it samples one shingle in another number than `sample` (shards from older versions or other settings: the
+    caller samples the shingles)."""
     path = Path(features_path).parent.parent / PASSAGES / Path(features_path).name
     if not path.exists():
         return None
-    table = pq.read_table(path)
+    table = pq.read_table(path, columns=columns)
     metadata = table.schema.metadata or {}
     return table if metadata.get(b"passage_sample") == str(sample).encode() else None
 

@@ -178,7 +178,9 @@ def test_history_rows_keep_only_what_can_pair_with_a_new_document():
     # A shingle that is not rare (a stock phrase) keeps no row.
     assert kept([8]) == [True, False, False, False, True, False]
     assert kept([]) == [True, False, False, False, False, False]
-    assert candidates.occurrences(np.array([8, 12, 16], dtype=np.uint64), fp).tolist() == [1, 2, 0]
+    values = np.array([8, 12, 16], dtype=np.uint64)
+    assert candidates.occurrences(values, fp).tolist() == [1, 2, 0]
+    assert candidates.occurrences(values, fp, candidates.presence_filter(values)).tolist() == [1, 2, 0]
     # Two rare shingles held by two different new documents: one shared with each is not a passage candidate.
     split = candidates.MatchTarget(
         candidates.band_key_matrix(new), new_minhash, np.array([8, 12], np.uint64), np.array([0, 1], np.int64)
