@@ -150,9 +150,11 @@ class MatchTarget:
 
     @cached_property
     def sorted_keys(self) -> tuple[np.ndarray, np.ndarray]:
-        """Each band's keys sorted, and the rows in that order (sorted once, searched by every history shard)."""
-        order = np.argsort(self.keys, axis=0, kind="stable")
-        return order, np.take_along_axis(self.keys, order, axis=0)
+        """The rows in the order of each band's keys, and those keys sorted, band by band (bands x rows: sorted once,
+        searched by every history shard)."""
+        keys = np.ascontiguousarray(self.keys.T)
+        order = np.argsort(keys, axis=1, kind="stable")
+        return order, np.take_along_axis(keys, order, axis=1)
 
     @cached_property
     def key_filter(self) -> np.ndarray:
@@ -214,21 +216,11 @@ def equal_pairs(
     return np.repeat(np.flatnonzero(usable), count), np.repeat(lo, count) + within
 
 
-def cross_band_pairs(keys: np.ndarray, target: MatchTarget, max_bucket_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct (row of `keys`, row of the target's keys) pairs that share a key in the same band, skipping keys
-    that more than `max_bucket_size` new documents hold (as LSH candidates skip such buckets)."""
-    codes: list[np.ndarray] = []
-    n_new = len(target.keys)
+def band_pairs(keys: np.ndarray, target: MatchTarget, max_bucket_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row of `keys`, row of the target's keys) pairs that share a key in the same band, once per band they share,
+    skipping keys that more than `max_bucket_size` new documents hold (as LSH candidates skip such buckets)."""
     order, ordered = target.sorted_keys
-    for band in range(min(keys.shape[1], ordered.shape[1])):
-        candidates = maybe_in(target.key_filter, keys[:, band])
-        old, position = equal_pairs(ordered[:, band], keys[candidates, band], max_bucket_size)
-        codes.append(candidates[old].astype(np.int64) * n_new + order[position, band])
-    if not codes:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty
-    unique = np.unique(np.concatenate(codes))
-    return unique // n_new, unique % n_new
+    return kernels.band_matches(keys, target.key_filter, ordered, order, max_bucket_size)
 
 
 def history_rows(
@@ -247,17 +239,20 @@ def history_rows(
     passage candidate of one (at least `min_shared` of its rare sampled shingles in common). Stock phrases, common
     everywhere, keep no row."""
     hit = np.zeros(len(keys), dtype=bool)
-    old, new = cross_band_pairs(keys, target, max_bucket_size)
+    old, new = band_pairs(keys, target, max_bucket_size)
     agree = kernels.signature_agreements(minhash, old, target.minhash, new) >= min_signature_matches
     hit[old[agree]] = True
     if len(target.passage_fp) and len(fingerprints):
-        candidates = maybe_in(target.passage_filter, fingerprints)
-        entry, position = equal_pairs(target.passage_fp, fingerprints[candidates])
-        entry = candidates[entry]
-        n_new = int(target.passage_doc.max()) + 1
-        codes, shared = np.unique(
-            rows[entry].astype(np.int64) * n_new + target.passage_doc[position], return_counts=True
+        # One band: the sampled shingles, matched against the new documents' rare ones.
+        entry, doc = kernels.band_matches(
+            fingerprints.reshape(-1, 1),
+            target.passage_filter,
+            target.passage_fp.reshape(1, -1),
+            target.passage_doc.reshape(1, -1),
+            len(target.passage_fp),
         )
+        n_new = int(target.passage_doc.max()) + 1
+        codes, shared = np.unique(rows[entry].astype(np.int64) * n_new + doc, return_counts=True)
         hit[codes[shared >= min_shared] // n_new] = True
     return hit
 

@@ -66,6 +66,47 @@ def copy_segments(
 
 
 @njit(cache=True, nogil=True)
+def band_matches(
+    keys: np.ndarray, flags: np.ndarray, ordered: np.ndarray, order: np.ndarray, max_bucket_size: int
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """Every (row of `keys`, target row) sharing a key in a band, once per band shared. keys: (rows x bands);
+    ordered, order: (bands x target rows), each band's target keys sorted and the target rows in that order;
+    flags: a presence filter of every target key (by its low bits), so most keys skip the binary search. Keys that
+    more than `max_bucket_size` target rows hold in a band make no pairs."""
+    mask = np.uint64(len(flags) - 1)
+    bands = min(keys.shape[1], ordered.shape[0])
+    n = keys.shape[0]
+    width = ordered.shape[1]
+    first = np.zeros((bands, n), dtype=np.int64)
+    count = np.zeros((bands, n), dtype=np.int64)
+    total = 0
+    for band in range(bands):
+        column = ordered[band]
+        for i in range(n):
+            key = keys[i, band]
+            if not flags[np.int64(key & mask)]:
+                continue
+            lo = np.searchsorted(column, key)
+            hi = lo
+            # Walk the bucket rather than search its end: at most max_bucket_size + 1 steps.
+            while hi < width and column[hi] == key and hi - lo <= max_bucket_size:
+                hi += 1
+            if hi - lo <= max_bucket_size:
+                first[band, i], count[band, i] = lo, hi - lo
+                total += hi - lo
+    rows = np.empty(total, dtype=np.int64)
+    targets = np.empty(total, dtype=np.int64)
+    at = 0
+    for band in range(bands):
+        for i in range(n):
+            for p in range(first[band, i], first[band, i] + count[band, i]):
+                rows[at] = i
+                targets[at] = order[band, p]
+                at += 1
+    return rows, targets
+
+
+@njit(cache=True, nogil=True)
 def space_separated_tokens(
     data: np.ndarray, offsets: np.ndarray, skip: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
@@ -212,6 +253,9 @@ def warm_up() -> float:
         source = values.astype(dtype)
         source.flags.writeable = False  # Arrow buffers
         copy_segments(source, ends, ends, np.zeros(2, dtype=dtype), ends)
+    keys = np.zeros((1, 2), dtype=np.uint64)
+    keys.flags.writeable = False  # band keys read from Parquet
+    band_matches(keys, np.zeros(4, dtype=np.bool_), np.zeros((2, 1), dtype=np.uint64), np.zeros((2, 1), np.int64), 1)
     signatures = np.zeros((1, 2), dtype=np.uint32)
     stored = signatures.copy()
     stored.flags.writeable = False  # signatures read from Parquet

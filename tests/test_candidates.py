@@ -188,7 +188,7 @@ def test_history_rows_keep_only_what_can_pair_with_a_new_document():
     assert candidates.history_rows(keys, minhash, fp, rows, split, 200, 4, 2).tolist()[4] is False
 
 
-def test_cross_band_pairs_equal_brute_force_and_skip_crowded_buckets():
+def test_band_pairs_equal_brute_force_and_skip_crowded_buckets():
     rng = np.random.default_rng(3)
     keys = rng.integers(0, 12, size=(40, 3)).astype(np.uint64)
     new_keys = rng.integers(0, 12, size=(25, 3)).astype(np.uint64)
@@ -196,15 +196,16 @@ def test_cross_band_pairs_equal_brute_force_and_skip_crowded_buckets():
     target = candidates.MatchTarget(
         new_keys, np.zeros((25, 1), np.uint32), np.zeros(0, np.uint64), np.zeros(0, np.int64)
     )
-    old, new = candidates.cross_band_pairs(keys, target, max_bucket_size=10)
-    want = {
+    old, new = candidates.band_pairs(keys, target, max_bucket_size=10)
+    want = sorted(
         (i, j)
         for i in range(40)
         for j in range(25)
         for band in range(3)
         if keys[i, band] == new_keys[j, band] and (new_keys[:, band] == new_keys[j, band]).sum() <= 10
-    }
-    assert set(zip(old.tolist(), new.tolist(), strict=True)) == want and len(old) == len(want) > 0
+    )
+    assert sorted(zip(old.tolist(), new.tolist(), strict=True)) == want  # once per band shared
+    assert len(set(want)) < len(want) and any(j for _, j in want)  # some pairs share two bands
 
 
 def test_presence_filter_never_misses_a_present_value_and_drops_most_absent_ones():
