@@ -5,6 +5,7 @@ at most `MAX_TASKS_PER_STAGE` each: Prefect's event queue overflows with thousan
 a million documents is still about 200 task runs, each doing seconds of work.
 """
 
+import math
 import platform
 import shutil
 import time
@@ -324,6 +325,30 @@ def _batch(params: BatchParams, run_id: str, started: datetime, clock: StageCloc
     """The flow's body, run while this run holds the output folder's lock."""
     run = _store(params, run_id)
     run.prepare()
+    with parallel.ShardPool(_workers(params)) as pool:
+        _POOLS[run_id] = pool
+        try:
+            return _ingest_match_and_commit(params, run_id, started, clock)
+        finally:
+            del _POOLS[run_id]
+
+
+# Input bytes per document assumed when sizing the worker pool before ingest (news articles run 1-5 KB).
+BYTES_PER_DOCUMENT = 1_000
+
+
+def _workers(params: BatchParams) -> int:
+    """Worker processes for the run, decided before ingest from the bytes of input that may be new: the pool then
+    starts (~2 s of imports per worker) while the input is read. An input of one shard or less runs in the calling
+    thread."""
+    files = ingest.discover_files(params.inputs)
+    shards = store.changed_bytes(params.output, files) / (params.config.ingest.shard_size * BYTES_PER_DOCUMENT)
+    return max(1, min(params.config.run.max_workers, math.ceil(shards)))
+
+
+def _ingest_match_and_commit(params: BatchParams, run_id: str, started: datetime, clock: StageClock) -> dict[str, Any]:
+    """Ingest, then everything after it, in the run's worker pool."""
+    run = _store(params, run_id)
     report = progress.current()
     runner_shards = ingest_task(params, run_id)
     clock.lap("ingest")
@@ -341,12 +366,7 @@ def _batch(params: BatchParams, run_id: str, started: datetime, clock: StageCloc
     report.stage("signatures", len(shard_paths))
     boilerplate_path = boilerplate_task(params, run_id, shard_paths)
     clock.lap("boilerplate")
-    with parallel.ShardPool(min(params.config.run.max_workers, len(shard_paths))) as pool:
-        _POOLS[run_id] = pool
-        try:
-            return _match_and_commit(params, run_id, started, clock, runner_shards, boilerplate_path)
-        finally:
-            del _POOLS[run_id]
+    return _match_and_commit(params, run_id, started, clock, runner_shards, boilerplate_path)
 
 
 def _match_and_commit(

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline import align, boilerplate, candidates, credits, schema, signatures, store
+from pipeline import align, boilerplate, candidates, credits, kernels, schema, signatures, store
 from pipeline.config import Config
 
 HISTORY_ROW_GROUP = 256  # rows per Parquet row group of a features shard: what a later run reads per hit
@@ -112,6 +112,16 @@ def _shard_view(path: str, columns: list[str]) -> align.FeatureView:
     return align.FeatureView.from_rows(*store.read_feature_rows(path, rows, columns))
 
 
+def _load_kernels() -> None:
+    """A worker's first call of each compiled kernel loads it from numba's disk cache (0.1-0.5 s each): done
+    once, as the worker starts."""
+    kernels.warm_up()
+
+
+def _nothing() -> None:
+    pass
+
+
 class ShardPool:
     """Runs work items in `workers` spawned processes, or in the calling thread when there is one worker (small
     runs: a new process spends about two seconds on imports)."""
@@ -129,7 +139,13 @@ class ShardPool:
         if self.workers > 1:
             # Spawned, not forked: the parent runs threads (Prefect's), and a fork copies their locks mid-use.
             context = multiprocessing.get_context("spawn")
-            self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=context, initializer=_load_kernels
+            )
+            # Start every worker now (the executor starts them one submission at a time): their imports and
+            # kernel loads then overlap what the caller does next instead of delaying the first shards.
+            for _ in range(self.workers):
+                self._executor.submit(_nothing)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -509,24 +509,46 @@ def file_fingerprint(path: Path) -> tuple[int, datetime, int]:
     return stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC), digest.intdigest()
 
 
+def _ledger(root: str | Path) -> dict[str, set[tuple[int, datetime, int]]]:
+    """path -> the (size, mtime, content hash) versions of it committed runs of `root` have read."""
+    known: dict[str, set[tuple[int, datetime, int]]] = {}
+    for path, size, mtime, content in _committed(Path(root), "ledger", "path, size, mtime, content_hash"):
+        known.setdefault(path, set()).add((size, mtime, content))
+    return known
+
+
+def _unchanged(file: Path, known: dict[str, set[tuple[int, datetime, int]]]) -> tuple[bool, str, os.stat_result]:
+    """Whether a committed run read `file` at its current size and mtime, its resolved path, and its stat."""
+    resolved = str(file.resolve())
+    stat = file.stat()
+    mtime = datetime.fromtimestamp(stat.st_mtime, UTC)
+    return any(size == stat.st_size and m == mtime for size, m, _ in known.get(resolved, set())), resolved, stat
+
+
 def new_files(root: str | Path, files: list[Path]) -> tuple[list[Path], pa.Table]:
     """The input files no committed run of `root` has processed in their current content, and ledger rows for them
     (run_id left empty). A file whose size and mtime are unchanged is not re-read; a touched file with the same bytes
     is not new either."""
-    known = {}
-    for path, size, mtime, content in _committed(Path(root), "ledger", "path, size, mtime, content_hash"):
-        known.setdefault(path, set()).add((size, mtime, content))
+    known = _ledger(root)
     fresh, rows = [], []
     for file in files:
-        resolved = str(file.resolve())
-        stat = file.stat()
-        mtime = datetime.fromtimestamp(stat.st_mtime, UTC)
-        seen = known.get(resolved, set())
-        if any(size == stat.st_size and m == mtime for size, m, _ in seen):
+        unchanged, resolved, _ = _unchanged(file, known)
+        if unchanged:
             continue
         size, mtime, content = file_fingerprint(file)
-        if any(c == content for _, _, c in seen):
+        if any(c == content for _, _, c in known.get(resolved, set())):
             continue
         fresh.append(file)
         rows.append({"path": resolved, "size": size, "mtime": mtime, "content_hash": content, "run_id": None})
     return fresh, pa.Table.from_pylist(rows, schema=schema.LEDGER)
+
+
+def changed_bytes(root: str | Path, files: list[Path]) -> int:
+    """Bytes of the input files whose size or mtime differs from every version committed runs of `root` read: what a
+    run may have to read (an upper bound of `new_files`, from file metadata alone)."""
+    known = _ledger(root)
+    total = 0
+    for file in files:
+        unchanged, _, stat = _unchanged(file, known)
+        total += 0 if unchanged else stat.st_size
+    return total
