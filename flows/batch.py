@@ -313,7 +313,7 @@ class StageClock:
 @flow(name="wiretrace-batch", log_prints=True, validate_parameters=True)
 def batch_flow(params: BatchParams) -> dict[str, Any]:
     """Ingest -> normalise + signatures (per shard) -> LSH candidates -> verify (per shard) -> clusters and
-    origins -> atomic commit of every table. Returns the run's id, counts and table globs."""
+    origins -> atomic commit of every table. Returns the run's id, counts, table globs, report path and summary."""
     started = datetime.now(UTC)
     clock = StageClock()
     run_id = params.run_id or store.new_run_id(started)
@@ -424,19 +424,21 @@ def _match_and_commit(
             "versions": _versions(),
         }
     )
-    index = report_task(params, run_id)
+    index, summary = report_task(params, run_id)
     return {
         "run_id": run_id,
         "counts": counts,
         "output": str(Path(params.output).resolve()),
         "tables": store.table_globs(params.output),
         "report": index,
+        "summary": summary,
     }
 
 
 @task(name="report", cache_policy=NO_CACHE, persist_result=False)
-def report_task(params: BatchParams, run_id: str) -> str:
-    """The HTML report and the DuckDB views of the committed run, and Prefect artifacts pointing at them."""
+def report_task(params: BatchParams, run_id: str) -> tuple[str, dict[str, Any]]:
+    """The HTML report and the DuckDB views of the committed run, and Prefect artifacts pointing at them; returns
+    the report's path and the run summary (`flows.summary.gather`), which the CLI prints."""
     index = report.write_report(params.output, run_id)
     views = report.write_views(params.output)
     from flows.summary import gather, render
@@ -453,7 +455,7 @@ def report_task(params: BatchParams, run_id: str) -> str:
         description="Run summary and the largest clusters",
     )
     create_link_artifact(key="wiretrace-report", link=index.resolve().as_uri(), link_text="duplicate-cluster report")
-    return str(index)
+    return str(index), summary
 
 
 def run_batch(params: BatchParams) -> dict[str, Any]:

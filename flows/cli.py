@@ -65,7 +65,7 @@ def _run_flow(inputs: list[str], output: str, cfg: config_module.Config, verbose
         why = f"{seen} articles read are already there" if seen else "no input file is new or changed"
         print(f"nothing new in {', '.join(inputs)} since the last run into {output} ({why}): no rows added")
         return {}
-    summary = gather(output, result["run_id"])
+    summary = result.get("summary") or gather(output, result["run_id"])
     print(render(summary, output))
     return summary
 
