@@ -20,3 +20,60 @@ def test_one_worker_runs_in_the_calling_process():
 def test_an_error_in_a_worker_reaches_the_caller_with_its_type_and_message():
     with ShardPool(2) as pool, pytest.raises(ValueError, match="invalid literal"):
         list(pool.each(int, [("12",), ("not a number",)]))
+
+
+def test_verifying_in_blocks_finds_the_pairs_of_verifying_everything_at_once(tmp_path):
+    """Blocks read an earlier run's rows through a selection and other shards only where candidates point: the
+    pairs must be those of one verification over all documents."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipeline import align, candidates, parallel, schema, signatures, store
+    from pipeline.config import Config
+
+    cfg = Config()
+    rng = np.random.default_rng(9)
+    vocabulary = [f"w{i}" for i in range(400)]
+    stories = [" ".join(rng.choice(vocabulary, size=90)) for _ in range(12)]
+    texts = []
+    for i in range(60):  # copies and part-copies of a few stories, spread over every shard
+        story = stories[i % 12]
+        texts.append(story if (i // 12) % 2 else "A lead of our own. " + story[: len(story) // 2])
+    docs = pa.Table.from_pylist(
+        [{"doc_id": f"d{i:02d}", "text": t} for i, t in enumerate(texts)], schema=schema.DOCUMENTS
+    )
+    _, _, features = signatures.featurize(docs, cfg)
+    run = store.RunStore(tmp_path, "r")
+    run.prepare()
+    paths = []
+    for number, start in enumerate(range(0, 60, 15)):
+        paths.append(
+            str(store.write_parquet(features.slice(start, 15), run.history_path(f"{number:05d}"), row_group_size=4))
+        )
+    # The first shard stands for an earlier run's, read through a selection of its rows (all of them, reordered
+    # nowhere: a selection keeps source order).
+    paths[0] = str(store.write_selection(tmp_path / "sel.parquet", [(paths[0], np.arange(15))]))
+    tables = [store.read_features(p, columns=["band_keys", "shingles"]) for p in paths]
+    c = cfg.candidates
+    table = candidates.candidate_table(tables, c.max_bucket_size, c.passage_sample, c.passage_max_df, 1)
+    cand_path = str(run.write_work(table, "candidates.parquet"))
+    shards_a = sorted(set(table.column("shard_a").to_pylist()))
+    got = pa.concat_tables(
+        [pq.read_table(parallel.verify_block(cfg, str(tmp_path), "r", cand_path, paths, [a])) for a in shards_a]
+    )
+    view = align.FeatureView.from_table(features)
+    starts = np.array([0, 15, 30, 45])
+    rows_a = starts[table.column("shard_a").to_numpy()] + table.column("row_a").to_numpy()
+    rows_b = starts[table.column("shard_b").to_numpy()] + table.column("row_b").to_numpy()
+    want = align.verify_pairs(
+        view, view, rows_a, rows_b, cfg.verify, "r", table.column("from_passages").to_numpy(zero_copy_only=False)
+    )
+
+    def rows(t: pa.Table) -> list[tuple]:
+        return sorted(
+            zip(*(t.column(n).to_pylist() for n in ("doc_id_a", "doc_id_b", "relation", "spans")), strict=True)
+        )
+
+    assert rows(got) == rows(want) and got.num_rows > 30
+    assert {p[2] for p in rows(got)} == {"exact", "partial"}
