@@ -24,6 +24,10 @@ from pipeline import align, boilerplate, candidates, credits, kernels, schema, s
 from pipeline.config import Config
 
 HISTORY_ROW_GROUP = 256  # rows per Parquet row group of a features shard: what a later run reads per hit
+# Every later run within the history window reads these files again. Their hashes barely compress, and lz4 decodes
+# them 1.5-2x faster than zstd for about a third more disk (1M simulated history: features 1,944 -> 2,630 B/doc,
+# signatures and band keys 491 -> 559; passage index 172 -> 272 B/doc; verification 15% faster).
+HISTORY_COMPRESSION = "lz4"
 
 
 def featurize_shard(cfg: Config, output: str, run_id: str, number: int, raw_path: str, boilerplate_path: str) -> str:
@@ -36,11 +40,16 @@ def featurize_shard(cfg: Config, output: str, run_id: str, number: int, raw_path
     run.stage("segments", segments, f"{number:05d}")
     run.stage("attributions", credits.attributions_table(documents, run_id), f"{number:05d}")
     path = store.write_parquet(
-        features, run.history_path(f"{number:05d}"), row_group_size=HISTORY_ROW_GROUP, dictionary=False
+        features,
+        run.history_path(f"{number:05d}"),
+        row_group_size=HISTORY_ROW_GROUP,
+        compression=HISTORY_COMPRESSION,
+        dictionary=False,
     )
     if cfg.candidates.passage_sample:
         index = candidates.passage_index(features, cfg.candidates.passage_sample)
-        store.write_parquet(index, run.passage_index_path(f"{number:05d}"), dictionary=False)
+        path_index = run.passage_index_path(f"{number:05d}")
+        store.write_parquet(index, path_index, compression=HISTORY_COMPRESSION, dictionary=False)
     Path(raw_path).unlink(missing_ok=True)
     return str(path)
 
