@@ -316,7 +316,8 @@ def candidate_table(
     passage = np.zeros(len(codes), dtype=bool)
     if passage_sample and n:
         extra = passage_pairs(feature_tables, passage_sample, passage_max_df, passage_min_shared, common, first_new)
-        extra_codes = np.setdiff1d(extra[:, 0] * n + extra[:, 1], codes)
+        extra_codes = extra[:, 0] * n + extra[:, 1]
+        extra_codes = extra_codes[~in_sorted(codes, extra_codes)]  # both sorted and distinct: LSH found those
         codes = np.concatenate([codes, extra_codes])
         passage = np.concatenate([passage, np.ones(len(extra_codes), dtype=bool)])
     pairs = np.stack([codes // max(n, 1), codes % max(n, 1)], axis=1) if len(codes) else np.zeros((0, 2), np.int64)
