@@ -31,20 +31,7 @@ def pairs_in_buckets(
     usable = (sizes[group] >= 2) & (sizes[group] <= max_bucket_size)
     if newer is not None:
         usable &= np.bincount(group, weights=newer[order], minlength=len(sizes))[group] > 0
-    members, member_group = order[usable], group[usable]
-    left: list[np.ndarray] = []
-    right: list[np.ndarray] = []
-    # Pair each member with the one `d` places later in the same bucket, for every d: O(pairs), no Python per pair.
-    for d in range(1, int(sizes[member_group].max(initial=1))):
-        same = member_group[:-d] == member_group[d:]
-        if not same.any():
-            break
-        left.append(members[:-d][same])
-        right.append(members[d:][same])
-    if not left:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty
-    a, b = np.concatenate(left), np.concatenate(right)
+    a, b = kernels.pairs_within_runs(order[usable].astype(np.int64, copy=False), group[usable])
     if newer is not None:
         keep = newer[a] | newer[b]
         a, b = a[keep], b[keep]

@@ -107,6 +107,36 @@ def band_matches(
 
 
 @njit(cache=True, nogil=True)
+def pairs_within_runs(members: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """Every pair (members[p], members[q]), p < q, of positions in the same run of equal `groups` values (`groups`
+    sorted): the pairs of each bucket, in one pass that costs what the pairs cost."""
+    n = len(members)
+    total = 0
+    start = 0
+    while start < n:
+        end = start + 1
+        while end < n and groups[end] == groups[start]:
+            end += 1
+        total += (end - start) * (end - start - 1) // 2
+        start = end
+    left = np.empty(total, dtype=np.int64)
+    right = np.empty(total, dtype=np.int64)
+    at = 0
+    start = 0
+    while start < n:
+        end = start + 1
+        while end < n and groups[end] == groups[start]:
+            end += 1
+        for p in range(start, end):
+            for q in range(p + 1, end):
+                left[at] = members[p]
+                right[at] = members[q]
+                at += 1
+        start = end
+    return left, right
+
+
+@njit(cache=True, nogil=True)
 def space_separated_tokens(
     data: np.ndarray, offsets: np.ndarray, skip: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
@@ -256,6 +286,7 @@ def warm_up() -> float:
     keys = np.zeros((1, 2), dtype=np.uint64)
     keys.flags.writeable = False  # band keys read from Parquet
     band_matches(keys, np.zeros(4, dtype=np.bool_), np.zeros((2, 1), dtype=np.uint64), np.zeros((2, 1), np.int64), 1)
+    pairs_within_runs(np.zeros(2, dtype=np.int64), np.zeros(2, dtype=np.int64))
     signatures = np.zeros((1, 2), dtype=np.uint32)
     stored = signatures.copy()
     stored.flags.writeable = False  # signatures read from Parquet
