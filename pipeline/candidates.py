@@ -190,19 +190,6 @@ def maybe_in(flags: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.flatnonzero(flags[_filter_slots(values)])
 
 
-def equal_pairs(
-    ordered: np.ndarray, queries: np.ndarray, max_matches: int | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Every (query index, position in `ordered`) with equal values, `ordered` sorted; queries matching more than
-    `max_matches` positions are skipped."""
-    lo = np.searchsorted(ordered, queries, side="left")
-    count = np.searchsorted(ordered, queries, side="right") - lo
-    usable = (count > 0) if max_matches is None else (count > 0) & (count <= max_matches)
-    count, lo = count[usable], lo[usable]
-    within = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
-    return np.repeat(np.flatnonzero(usable), count), np.repeat(lo, count) + within
-
-
 def band_pairs(keys: np.ndarray, target: MatchTarget, max_bucket_size: int) -> tuple[np.ndarray, np.ndarray]:
     """(row of `keys`, row of the target's keys) pairs that share a key in the same band, once per band they share,
     skipping keys that more than `max_bucket_size` new documents hold (as LSH candidates skip such buckets)."""

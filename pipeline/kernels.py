@@ -278,11 +278,10 @@ def warm_up() -> float:
     offsets.flags.writeable = False
     rows = np.zeros(1, dtype=np.int64)
     intersection_sizes(values, offsets, rows, values, offsets, rows)
-    ends = offsets.astype(np.int64)  # list offsets from Arrow: int32, read-only; computed ones: int64
     for dtype in (np.uint64, np.int32):  # hashes (shingles, tokens); character offsets and quotes
         source = values.astype(dtype)
         source.flags.writeable = False  # Arrow buffers
-        copy_segments(source, ends, ends, np.zeros(2, dtype=dtype), ends)
+        copy_segments(source, rows, rows + 1, np.zeros(2, dtype=dtype), rows)
     keys = np.zeros((1, 2), dtype=np.uint64)
     keys.flags.writeable = False  # band keys read from Parquet
     band_matches(keys, np.zeros(4, dtype=np.bool_), np.zeros((2, 1), dtype=np.uint64), np.zeros((2, 1), np.int64), 1)
