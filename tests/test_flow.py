@@ -232,3 +232,29 @@ def test_pruned_history_is_read_in_place_with_the_sampled_shingles_of_its_rows(t
         assert carried == sorted(v for v in mine if v in in_new) != []
         assert len(carried) < len(mine) if doc_id == "h4" else len(carried) == len(mine)  # h4 is quoted in part
         assert kept.column("band_keys")[i] == features.column("band_keys")[row]
+
+
+def test_the_worker_pool_is_sized_before_ingest_from_the_input_that_may_be_new(tmp_path):
+    import pyarrow as pa
+
+    from flows.batch import BatchParams, _workers
+    from pipeline import store
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "small.jsonl").write_text(json.dumps({"id": "a", "text": "one short story"}) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    cfg = Config.model_validate({"ingest": {"shard_size": 100}, "run": {"max_workers": 3}})
+    params = BatchParams(inputs=[str(inbox)], output=str(out), config=cfg)
+    assert _workers(params) == 1  # one shard or less: the calling thread, no process start-up
+    line = json.dumps({"id": "b", "text": "x" * 1000})
+    (inbox / "large.jsonl").write_text("\n".join([line] * 250), encoding="utf-8")  # ~2.5 shards at 1 KB/doc
+    assert _workers(params) == 3
+    # Once a committed run's ledger holds both files at their size and mtime, nothing may be new: no workers.
+    files, ledger = store.new_files(out, sorted(inbox.iterdir()))
+    run = store.RunStore(out, "r1")
+    run.prepare()
+    run_ids = pa.array(["r1"] * ledger.num_rows, pa.string())
+    run.stage("ledger", ledger.set_column(ledger.schema.get_field_index("run_id"), "run_id", run_ids))
+    run.commit({"run_id": "r1", "status": "completed"})
+    assert len(files) == 2 and _workers(params) == 1
