@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import orjson
 
 from pipeline import store
 
@@ -246,8 +247,11 @@ def details(con: duckdb.DuckDBPyConnection, cluster_ids: list[str]) -> dict[str,
 
 
 def _json(value: Any) -> str:
-    """`value` as JSON that is safe inside a script: no "</" can close a tag, no line separator breaks a string."""
-    payload = json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+    """`value` as JSON that is safe inside a script: no "</" can close a tag, no line separator breaks a string.
+    orjson writes the report's tens of megabytes ~3x faster than `json`; datetimes and other types it does not know
+    become `str(value)`, as with `json.dumps(default=str)`."""
+    options = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+    payload = orjson.dumps(value, default=str, option=options).decode("utf-8")
     return payload.replace("</", "<\\/").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 

@@ -53,6 +53,14 @@ def test_json_in_scripts_cannot_close_the_script_tag():
     payload = report._json({"text": "</script><script>alert(1)</script>", "sep": "a\u2028b"})
     assert "</" not in payload and "\u2028" not in payload
     assert json.loads(payload)["text"] == "</script><script>alert(1)</script>"
+    from datetime import UTC, datetime
+
+    moment = datetime(2026, 11, 22, 6, 30, tzinfo=UTC)
+    assert json.loads(report._json({"at": moment, 7: "x", "ü": "Вільнюс"})) == {
+        "at": str(moment),
+        "7": "x",
+        "ü": "Вільнюс",
+    }
 
 
 def test_views_answer_analyst_questions(sample_output):
