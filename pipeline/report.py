@@ -223,7 +223,12 @@ def details(con: duckdb.DuckDBPyConnection, cluster_ids: list[str]) -> dict[str,
         "SELECT a.* FROM r_attributions a JOIN wanted_docs USING (doc_id)"
     ).fetchall():
         credited[doc_id].append([start, end, agency, cue])
-    pairs = _rows(con, "SELECT p.* FROM r_spans p JOIN wanted_docs w ON w.doc_id = p.doc_id_a")
+    # Spans as [a_start, a_end, b_start, b_end] lists, built by DuckDB rather than from one Python dict per span.
+    pairs = _rows(
+        con,
+        "SELECT p.* REPLACE (list_transform(coalesce(p.spans, []), lambda s: [s.a_start, s.a_end, s.b_start, s.b_end]) "
+        "AS spans) FROM r_spans p JOIN wanted_docs w ON w.doc_id = p.doc_id_a",
+    )
     verdicts = {
         r["cluster_id"]: r
         for r in _rows(
@@ -241,7 +246,6 @@ def details(con: duckdb.DuckDBPyConnection, cluster_ids: list[str]) -> dict[str,
     for p in pairs:
         cid = cluster_of.get(p["doc_id_a"])
         if cid is not None and cluster_of.get(p["doc_id_b"]) == cid:
-            p["spans"] = [[s["a_start"], s["a_end"], s["b_start"], s["b_end"]] for s in p["spans"] or []]
             out[cid]["pairs"].append(p)
     return out
 
