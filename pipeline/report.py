@@ -65,11 +65,6 @@ def materialize(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
         "CREATE OR REPLACE TEMP TABLE r_origins AS SELECT * EXCLUDE (run_id) FROM origins WHERE run_id = ?", [run_id]
     )
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE r_pairs AS SELECT doc_id_a, doc_id_b, relation, containment_a, "
-        f"containment_b FROM pairs WHERE {RUN_OR_WITHIN_CLUSTERS}",
-        [run_id],
-    )
-    con.execute(
         "CREATE OR REPLACE TEMP TABLE r_credited AS SELECT DISTINCT doc_id FROM attributions "
         "WHERE run_id = ? OR doc_id IN (SELECT doc_id FROM r_clusters)",
         [run_id],
@@ -98,6 +93,11 @@ def materialize(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
         "CREATE OR REPLACE TEMP TABLE r_spans AS SELECT doc_id_a, doc_id_b, relation, containment_a, "
         f"containment_b, spans, source_doc_id FROM pairs WHERE {RUN_OR_WITHIN_CLUSTERS}",
         [run_id],
+    )
+    # The same rows without spans, for the overview's joins (one scan of `pairs` for both).
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE r_pairs AS "
+        "SELECT doc_id_a, doc_id_b, relation, containment_a, containment_b FROM r_spans"
     )
 
 
