@@ -64,11 +64,18 @@ def materialize(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     con.execute(
         "CREATE OR REPLACE TEMP TABLE r_origins AS SELECT * EXCLUDE (run_id) FROM origins WHERE run_id = ?", [run_id]
     )
+    # Credits of this run's documents and of every cluster member, in one scan of `attributions`.
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE r_credited AS SELECT DISTINCT doc_id FROM attributions "
+        'CREATE OR REPLACE TEMP TABLE r_credits AS SELECT doc_id, start, "end", agency, cue FROM attributions '
         "WHERE run_id = ? OR doc_id IN (SELECT doc_id FROM r_clusters)",
         [run_id],
     )
+    con.execute("CREATE OR REPLACE TEMP TABLE r_credited AS SELECT DISTINCT doc_id FROM r_credits")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE r_attributions AS SELECT * FROM r_credits "
+        "WHERE doc_id IN (SELECT doc_id FROM r_clusters)"
+    )
+    con.execute("DROP TABLE r_credits")
     con.execute("""CREATE OR REPLACE TEMP TABLE r_copies AS
         SELECT c.cluster_id, c.doc_id, d.source, d.published_at, o.origin_doc_id, od.source AS origin_source,
                od.published_at AS origin_at
@@ -84,10 +91,6 @@ def materialize(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     con.execute(
         'CREATE OR REPLACE TEMP TABLE r_segments AS SELECT doc_id, start, "end", reason FROM segments '
         "WHERE doc_id IN (SELECT doc_id FROM r_clusters)",
-    )
-    con.execute(
-        'CREATE OR REPLACE TEMP TABLE r_attributions AS SELECT doc_id, start, "end", agency, cue '
-        "FROM attributions WHERE doc_id IN (SELECT doc_id FROM r_clusters)",
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE r_spans AS SELECT doc_id_a, doc_id_b, relation, containment_a, "
