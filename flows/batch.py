@@ -196,7 +196,10 @@ def resolve_task(params: BatchParams, run_id: str, pair_paths: list[str]) -> dic
     ids, merges = cluster.stable_ids(groups, previous, first_seen)
     clusters = cluster.members_table(groups, ids, run_id)
     agencies = {f.agency for f in facts.values() if f.agency}
-    evidence = pa.concat_tables([pairs, store.committed_pairs(params.output, members)]) if previous else pairs
+    evidence = pairs.select(provenance.DIRECTION_COLUMNS)
+    if previous:
+        earlier = store.committed_pairs(params.output, members, provenance.DIRECTION_COLUMNS)
+        evidence = pa.concat_tables([evidence, earlier.cast(evidence.schema)])
     origins = provenance.origins_table(clusters, evidence, facts, agencies, run_id)
     run.stage("pairs", pairs)
     run.stage("clusters", clusters)

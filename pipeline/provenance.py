@@ -156,6 +156,10 @@ def _members(clusters: pa.Table) -> dict[str, list[str]]:
     return out
 
 
+# What `origins_table` reads of a pair: its direction.
+DIRECTION_COLUMNS = ["source_doc_id", "direction_confidence"]
+
+
 def _wins(pairs: pa.Table) -> Counter[str]:
     """How often each document is the source of a directed pair, weighted by confidence."""
     wins: Counter[str] = Counter()
@@ -240,7 +244,7 @@ def _fallback_origin(
 def origins_table(
     clusters: pa.Table, pairs: pa.Table, facts: dict[str, DocFacts], corpus_agencies: set[str], run_id: str
 ) -> pa.Table:
-    """One `origins` row per cluster."""
+    """One `origins` row per cluster (of `pairs`, only the `DIRECTION_COLUMNS` are read)."""
     wins = _wins(pairs)
     rows: dict[str, list] = {name: [] for name in schema.ORIGINS.names}
     for cid, docs in _members(clusters).items():

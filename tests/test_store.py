@@ -270,3 +270,20 @@ def test_committed_texts_answer_which_ids_earlier_runs_hold(tmp_path):
     asked = ["Ω-ü", "nope", "id4999", "a", "id5000", "b"]
     assert committed(asked) == {"Ω-ü": 15, "id4999": 7 * 4999 + 1, "a": 1, "b": 8}
     assert committed([]) == {}
+
+
+def test_committed_pairs_between_the_given_documents_in_the_columns_asked(tmp_path):
+    rows = [
+        {"doc_id_a": "a", "doc_id_b": "b", "relation": "exact", "source_doc_id": "a", "direction_confidence": 0.5},
+        {"doc_id_a": "a", "doc_id_b": "z", "relation": "partial", "source_doc_id": None, "direction_confidence": None},
+    ]
+    run = store.RunStore(tmp_path, "r1")
+    run.prepare()
+    run.stage("pairs", pa.Table.from_pylist([{**r, "run_id": "r1"} for r in rows], schema=schema.PAIRS))
+    run.commit({"run_id": "r1", "status": "completed"})
+    whole = store.committed_pairs(tmp_path, ["a", "b", "c"])
+    assert whole.schema == schema.PAIRS and whole.column("relation").to_pylist() == ["exact"]
+    some = store.committed_pairs(tmp_path, ["a", "b", "c"], ["source_doc_id", "direction_confidence"])
+    assert some.column_names == ["source_doc_id", "direction_confidence"] and some.to_pylist() == [
+        {"source_doc_id": "a", "direction_confidence": 0.5}
+    ]
