@@ -2,8 +2,9 @@
 
 Cleaning, credits, alignment and provenance allocate millions of short-lived strings, tuples and lists per shard.
 Reference counting frees them; none form cycles. But every 700 allocations the cyclic collector runs, and its older
-generations walk every live object of the shard: 5-10% of the end-to-end time on Reuters-21578 (bench/throughput.py).
-The collector is paused while such a function runs and resumed after, so anything cyclic is still collected.
+generations walk every live object of the shard. The collector is paused while such a function runs and resumed
+after, so anything cyclic is still collected. (On this project's machines the gain is within their noise: see the
+README's Performance section for what `bench/compare.sh` printed.)
 """
 
 from __future__ import annotations

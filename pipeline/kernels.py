@@ -111,22 +111,21 @@ def pairs_within_runs(members: np.ndarray, groups: np.ndarray) -> tuple[np.ndarr
     """Every pair (members[p], members[q]), p < q, of positions in the same run of equal `groups` values (`groups`
     sorted): the pairs of each bucket, in one pass that costs what the pairs cost."""
     n = len(members)
-    total = 0
-    start = 0
+    run_ends = np.empty(n, dtype=np.int64)
+    runs = total = start = 0
     while start < n:
         end = start + 1
         while end < n and groups[end] == groups[start]:
             end += 1
+        run_ends[runs] = end
+        runs += 1
         total += (end - start) * (end - start - 1) // 2
         start = end
     left = np.empty(total, dtype=np.int64)
     right = np.empty(total, dtype=np.int64)
-    at = 0
-    start = 0
-    while start < n:
-        end = start + 1
-        while end < n and groups[end] == groups[start]:
-            end += 1
+    at = start = 0
+    for run in range(runs):
+        end = run_ends[run]
         for p in range(start, end):
             for q in range(p + 1, end):
                 left[at] = members[p]

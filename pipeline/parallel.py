@@ -25,8 +25,8 @@ from pipeline.config import Config
 
 HISTORY_ROW_GROUP = 256  # rows per Parquet row group of a features shard: what a later run reads per hit
 # Every later run within the history window reads these files again. Their hashes barely compress, and lz4 decodes
-# them 1.5-2x faster than zstd for about a third more disk (1M simulated history: features 1,944 -> 2,630 B/doc,
-# signatures and band keys 491 -> 559; passage index 172 -> 272 B/doc; verification 15% faster).
+# them faster than zstd for about a third more disk (bench/incremental.py, 1M simulated history: features 1,951 ->
+# 2,639 B/doc, signatures and band keys 494 -> 562; verify 10.1 -> 7.9 s in the runs before and after the switch).
 HISTORY_COMPRESSION = "lz4"
 
 

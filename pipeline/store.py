@@ -405,8 +405,7 @@ def committed_rows(root: str | Path, table: str, doc_ids: list[str], columns: li
         return target.empty_table()
     wanted = _id_table(doc_ids)  # noqa: F841 (read by DuckDB)
     select = ", ".join(f't."{c}"' for c in fields)
-    out = duckdb.sql(f"SELECT {select} FROM {source} t JOIN wanted USING (doc_id)").arrow()
-    return (out.read_all() if hasattr(out, "read_all") else out).cast(target)
+    return _arrow(duckdb.sql(f"SELECT {select} FROM {source} t JOIN wanted USING (doc_id)")).cast(target)
 
 
 def current_clusters(root: str | Path, doc_ids: list[str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -445,9 +444,8 @@ def committed_pairs(root: str | Path, doc_ids: list[str], columns: list[str] | N
     out = duckdb.sql(
         f"""SELECT {select} FROM {pairs} p
         WHERE p.doc_id_a IN (SELECT doc_id FROM wanted) AND p.doc_id_b IN (SELECT doc_id FROM wanted)"""
-    ).arrow()
-    out = out.read_all() if hasattr(out, "read_all") else out
-    return out.cast(target)
+    )
+    return _arrow(out).cast(target)
 
 
 class CommittedTexts:
