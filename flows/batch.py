@@ -135,22 +135,23 @@ def featurize_task(params: BatchParams, run_id: str, shards: list[tuple[int, str
 
 @task(name="candidates", cache_policy=NO_CACHE, persist_result=False)
 def candidates_task(
-    params: BatchParams, run_id: str, feature_paths: list[str], history: int = 0, common_path: str | None = None
+    params: BatchParams, run_id: str, feature_paths: list[str], found: history.HistoryMatch
 ) -> tuple[str, int, list[int]]:
-    """LSH banding over every shard's band keys; returns the candidates path, their number, and the shards
-    that have candidates on their `a` side. The first `history` shards are earlier runs' (pruned): pairs within
-    them were found by those runs and are left out, and the shingles `common_path` lists (common across the whole
-    history window) make no passage candidates, as if nothing had been pruned."""
+    """LSH banding and the passage index over the new shards' features, joined by the candidates history matching
+    `found` (on the history shards that follow the new ones); returns the candidates path, their number, and the
+    shards that have candidates on their `a` side. The shingles `found.common` lists (common across the whole
+    history window) make no passage candidates."""
     run = _store(params, run_id)
-    # History selections carry their rows' sampled shingles: reading all of them would be most of this task's I/O.
-    tables = [store.read_features(p, columns=["band_keys", candidates.SAMPLED]) for p in feature_paths[:history]]
-    tables += [pq.read_table(p, columns=["band_keys", "shingles"]) for p in feature_paths[history:]]
+    tables = [pq.read_table(p, columns=["band_keys", "shingles"]) for p in feature_paths]
     c = params.config.candidates
-    common = pq.read_table(common_path).column("fingerprint").to_numpy() if common_path else None
-    first_new = sum(t.num_rows for t in tables[:history])
+    common = pq.read_table(found.common).column("fingerprint").to_numpy() if found.common else None
     table = candidates.candidate_table(
-        tables, c.max_bucket_size, c.passage_sample, c.passage_max_df, c.passage_min_shared, common, first_new
+        tables, c.max_bucket_size, c.passage_sample, c.passage_max_df, c.passage_min_shared, common
     )
+    if found.candidates:
+        earlier = pq.read_table(found.candidates)
+        shard_b = pc.add(earlier.column("shard_b"), pa.scalar(len(feature_paths), pa.int32()))
+        table = pa.concat_tables([table, earlier.set_column(2, "shard_b", shard_b)])
     path = run.write_work(table, "candidates.parquet")
     shards = sorted(set(table.column("shard_a").to_pylist())) if table.num_rows else []
     return str(path), table.num_rows, shards
@@ -259,17 +260,15 @@ def _doc_facts(params: BatchParams, run: store.RunStore, doc_ids: list[str]) -> 
 
 
 @task(name="history", cache_policy=NO_CACHE, persist_result=False)
-def history_task(params: BatchParams, run_id: str, feature_paths: list[str]) -> tuple[list[str], str | None]:
-    """The rows of earlier runs' features (within the history window, same signature settings) that can pair with
-    this run's documents, as selections of those rows (read in place), and the path of the new documents' sampled
-    shingles that are common across history and new documents together (None without history). See
-    `pipeline/history.py`."""
+def history_task(params: BatchParams, run_id: str, feature_paths: list[str]) -> history.HistoryMatch:
+    """This run's documents matched against earlier runs' features (within the history window, same signature
+    settings): the candidate pairs screening keeps, on history shards read in place. See `pipeline/history.py`."""
     days = params.config.run.history_days
     if not days or not feature_paths:
-        return [], None
+        return history.HistoryMatch()
     paths = store.history_files(params.output, days, pq.read_schema(feature_paths[0]))
     report = progress.current()
-    return history.prune(
+    return history.match(
         paths,
         feature_paths,
         params.config,
@@ -391,11 +390,11 @@ def _match_and_commit(
     if not feature_paths:
         for table in ("documents", "segments", "attributions"):
             run.stage(table, schema.OUTPUT_TABLES[table].empty_table())
-    history, common_path = history_task(params, run_id, feature_paths)
+    found = history_task(params, run_id, feature_paths)
     clock.lap("history")
-    feature_paths = history + feature_paths
-    cand_path, n_candidates, shards_a = candidates_task(params, run_id, feature_paths, len(history), common_path)
+    cand_path, n_candidates, shards_a = candidates_task(params, run_id, feature_paths, found)
     clock.lap("candidates")
+    feature_paths = feature_paths + found.shards
     report.stage("verify", len(shards_a))
     blocks = [shards_a[i : i + parallel.VERIFY_BLOCK] for i in range(0, len(shards_a), parallel.VERIFY_BLOCK)]
     shard_groups = _groups(blocks)
@@ -408,7 +407,8 @@ def _match_and_commit(
     clock.lap("resolve")
     counts = {
         **runner_shards["stats"],
-        "history_rows": sum(pq.ParquetFile(p).metadata.num_rows for p in history),
+        "history_rows": found.rows,
+        "history_candidates": found.pairs,
         "candidates": n_candidates,
         "worker_processes": _pool(run_id).processes,
         **resolved,

@@ -8,6 +8,7 @@ Alignment runs rapidfuzz's Indel opcodes on token strings (one code point per to
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -135,11 +136,12 @@ class FeatureView:
 
     @classmethod
     def from_table(cls, features: pa.Table) -> FeatureView:
-        view = cls(doc_ids=features.column("doc_id").to_pylist())
+        view = cls(doc_ids=features.column("doc_id").to_pylist() if "doc_id" in features.column_names else [])
         if "shingles" in features.column_names:
             shingles = features.column("shingles").combine_chunks()
             view.shingle_values, view.shingle_offsets = shingles.values.to_numpy(), shingles.offsets.to_numpy()
             view.body_hashes = features.column("body_hash").to_numpy()
+        if "minhash" in features.column_names:
             view.minhash = minhash_matrix(features)
         if "tokens" in features.column_names:
             tokens = features.column("tokens").combine_chunks()
@@ -158,10 +160,12 @@ class FeatureView:
         rows = np.asarray(rows, dtype=np.int64)
         if len(rows) == features.num_rows and np.array_equal(rows, np.arange(len(rows))):
             return cls.from_table(features)
-        view = cls(doc_ids=features.column("doc_id").take(pa.array(rows)).to_pylist())
-        if "shingles" in features.column_names:
+        names = features.column_names
+        view = cls(doc_ids=features.column("doc_id").take(pa.array(rows)).to_pylist() if "doc_id" in names else [])
+        if "shingles" in names:
             view.shingle_values, view.shingle_offsets = gathered_lists(features.column("shingles"), rows)
             view.body_hashes = features.column("body_hash").to_numpy()[rows]
+        if "minhash" in names:
             view.minhash = minhash_matrix(features)[rows]
         if "tokens" in features.column_names:
             view.token_values, view.token_offsets = gathered_lists(features.column("tokens"), rows)
@@ -306,10 +310,19 @@ class Screening:
     size_b: np.ndarray
     same_body: np.ndarray
 
+    FIELDS: ClassVar[tuple[str, ...]] = ("worth", "shared", "size_a", "size_b", "same_body")
+
     def worth_aligning(self) -> Screening:
         """The pairs worth aligning only."""
         keep = np.flatnonzero(self.worth)
-        return Screening(*(x[keep] for x in (self.worth, self.shared, self.size_a, self.size_b, self.same_body)))
+        return Screening(*(getattr(self, name)[keep] for name in self.FIELDS))
+
+    @classmethod
+    def of_candidates(cls, candidates: pa.Table) -> Screening:
+        """The screening of candidates screened already (all worth aligning), from their `schema.SCREENED` columns."""
+        shared, size_a, size_b = (candidates.column(c).to_numpy().astype(np.int64) for c in schema.SCREENED[:3])
+        same_body = candidates.column("same_body").to_numpy(zero_copy_only=False)
+        return cls(np.ones(len(shared), dtype=bool), shared, size_a, size_b, same_body)
 
 
 def screen(

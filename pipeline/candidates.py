@@ -16,12 +16,9 @@ import pyarrow as pa
 from pipeline import kernels, schema
 
 
-def pairs_in_buckets(
-    keys: np.ndarray, max_bucket_size: int, newer: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+def pairs_in_buckets(keys: np.ndarray, max_bucket_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Index pairs (i < j) of rows that share a key, skipping buckets larger than `max_bucket_size`
-    (shared boilerplate would otherwise make every member a candidate of every other). With `newer` (one flag per
-    row), only pairs with at least one newer row: pairs among older rows were found when those were new."""
+    (shared boilerplate would otherwise make every member a candidate of every other)."""
     order = np.argsort(keys, kind="stable")
     sorted_keys = keys[order]
     boundary = np.ones(len(keys), dtype=bool)
@@ -29,31 +26,18 @@ def pairs_in_buckets(
     group = np.cumsum(boundary) - 1
     sizes = np.bincount(group)
     usable = (sizes[group] >= 2) & (sizes[group] <= max_bucket_size)
-    if newer is not None:
-        usable &= np.bincount(group, weights=newer[order], minlength=len(sizes))[group] > 0
     a, b = kernels.pairs_within_runs(order[usable].astype(np.int64, copy=False), group[usable])
-    if newer is not None:
-        keep = newer[a] | newer[b]
-        a, b = a[keep], b[keep]
     return np.minimum(a, b), np.maximum(a, b)
 
 
-def candidate_pairs(band_keys: np.ndarray, active: np.ndarray, max_bucket_size: int, first_new: int = 0) -> np.ndarray:
-    """(n x 2) int64 row-index pairs, i < j, sorted and distinct, that share a bucket in at least one band, with
-    j >= `first_new`. Rows where `active` is False (documents without shingles) never pair."""
+def candidate_pairs(band_keys: np.ndarray, active: np.ndarray, max_bucket_size: int) -> np.ndarray:
+    """(n x 2) int64 row-index pairs, i < j, sorted and distinct, that share a bucket in at least one band. Rows
+    where `active` is False (documents without shingles) never pair."""
     rows = np.flatnonzero(active)
     found: list[np.ndarray] = []
     for band in range(band_keys.shape[1]):
-        keys, members = band_keys[rows, band], rows
-        if first_new:
-            # Only buckets holding a new row count: earlier rows whose key no new row has are dropped before the
-            # sort (a presence filter of the new keys, then the sort itself settles the rare false positives).
-            newer = rows >= first_new
-            kept = newer.copy()
-            kept[maybe_in(presence_filter(keys[newer]), keys)] = True
-            keys, members = keys[kept], rows[kept]
-        a, b = pairs_in_buckets(keys, max_bucket_size, members >= first_new if first_new else None)
-        found.append(members[a].astype(np.int64) * len(active) + members[b])
+        a, b = pairs_in_buckets(band_keys[rows, band], max_bucket_size)
+        found.append(rows[a].astype(np.int64) * len(active) + rows[b])
     if not found:
         return np.zeros((0, 2), dtype=np.int64)
     codes = np.unique(np.concatenate(found))
@@ -68,27 +52,16 @@ def band_key_matrix(features: pa.Table) -> np.ndarray:
 
 
 def has_shingles(features: pa.Table) -> np.ndarray:
-    """Which rows have shingles. A table without its shingles (a history selection) holds only rows that matched a
-    new document, so each has them."""
-    if "shingles" not in features.column_names:
-        return np.ones(features.num_rows, dtype=bool)
+    """Which rows have shingles (a document without any never pairs)."""
     column = features.column("shingles").combine_chunks()
     return np.diff(column.offsets.to_numpy()) > 0
 
 
-# A features table may carry its rows' sampled shingles already (`SAMPLED`, as history selections do) instead of all
-# of them: reading one shingle in `sample` is what passage candidates need.
-SAMPLED = "sampled_shingles"
-
-
 def sampled_shingles(features: pa.Table, sample: int) -> tuple[np.ndarray, np.ndarray]:
     """(fingerprints, row of each) of the shingles the passage index samples: one in `sample` by value."""
-    name = SAMPLED if SAMPLED in features.column_names else "shingles"
-    column = features.column(name).combine_chunks()
+    column = features.column("shingles").combine_chunks()
     fp = column.values.to_numpy()
     row = np.repeat(np.arange(features.num_rows, dtype=np.int64), np.diff(column.offsets.to_numpy()))
-    if name == SAMPLED:
-        return fp, row
     keep = fp % np.uint64(max(sample, 1)) == 0
     return fp[keep], row[keep]
 
@@ -197,7 +170,7 @@ def band_pairs(keys: np.ndarray, target: MatchTarget, max_bucket_size: int) -> t
     return kernels.band_matches(keys, target.key_filter, ordered, order, max_bucket_size)
 
 
-def history_rows(
+def history_pairs(
     keys: np.ndarray,
     minhash: np.ndarray,
     fingerprints: np.ndarray,
@@ -206,16 +179,19 @@ def history_rows(
     max_bucket_size: int,
     min_signature_matches: int,
     min_shared: int = 1,
-) -> np.ndarray:
-    """Rows of an earlier run's shard (band keys, signatures, and its passage index as `fingerprints` with their
-    `rows`) that can become a verified pair with a new document: an LSH candidate of one (a shared band key) whose
-    signature agrees with it in at least `min_signature_matches` places (verification drops the others), or a
-    passage candidate of one (at least `min_shared` of its rare sampled shingles in common). Stock phrases, common
-    everywhere, keep no row."""
-    hit = np.zeros(len(keys), dtype=bool)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The candidate pairs of an earlier run's rows (band keys, signatures, and its passage index as `fingerprints`
+    with their `rows`) with the new documents, as (row, new document, from_passages), sorted, each pair once.
+
+    A pair is an LSH candidate (a shared band key) whose signatures agree in at least `min_signature_matches`
+    places (verification drops the others), or else a passage candidate (at least `min_shared` rare sampled shingles
+    in common, `from_passages`). A pair LSH finds is not a passage candidate, as in `candidate_table`. Stock
+    phrases, common everywhere, make no pair."""
+    n_new = max(len(target.keys), int(target.passage_doc.max()) + 1 if len(target.passage_doc) else 0)
     old, new = band_pairs(keys, target, max_bucket_size)
-    agree = kernels.signature_agreements(minhash, old, target.minhash, new) >= min_signature_matches
-    hit[old[agree]] = True
+    lsh = np.unique(old.astype(np.int64) * n_new + new)
+    agree = kernels.signature_agreements(minhash, lsh // n_new, target.minhash, lsh % n_new) >= min_signature_matches
+    passage = np.zeros(0, dtype=np.int64)
     if len(target.passage_fp) and len(fingerprints):
         # One band: the sampled shingles, matched against the new documents' rare ones.
         entry, doc = kernels.band_matches(
@@ -225,41 +201,33 @@ def history_rows(
             target.passage_doc.reshape(1, -1),
             len(target.passage_fp),
         )
-        n_new = int(target.passage_doc.max()) + 1
         codes, shared = np.unique(rows[entry].astype(np.int64) * n_new + doc, return_counts=True)
-        hit[codes[shared >= min_shared] // n_new] = True
-    return hit
+        passage = codes[shared >= min_shared]
+        passage = passage[~in_sorted(lsh, passage)]
+    codes = np.concatenate([lsh[agree], passage])
+    from_passages = np.concatenate([np.zeros(int(agree.sum()), dtype=bool), np.ones(len(passage), dtype=bool)])
+    order = np.argsort(codes, kind="stable")
+    return codes[order] // n_new, codes[order] % n_new, from_passages[order]
 
 
 def passage_pairs(
-    feature_tables: list[pa.Table],
-    sample: int,
-    max_df: int,
-    min_shared: int,
-    common: np.ndarray | None = None,
-    first_new: int = 0,
+    feature_tables: list[pa.Table], sample: int, max_df: int, min_shared: int, common: np.ndarray | None = None
 ) -> np.ndarray:
     """(n x 2) global row pairs that share at least `min_shared` sampled rare shingles: passage-level candidates.
 
     A copied paragraph inside a long article leaves the two documents' Jaccard near 0.02, out of LSH's reach, but
     every shingle of the paragraph is shared. One shingle in `sample` (by fingerprint value, so both documents keep
     the same ones) is indexed; shingles found in more than `max_df` documents are stock phrases or boilerplate and
-    never create candidates, nor do the `common` ones (found in more than `max_df` documents of a wider corpus:
-    the history a run's tables were pruned from). Rows before `first_new` (earlier runs') pair only with later
-    ones."""
+    never create candidates, nor do the `common` ones (found in more than `max_df` documents of a wider corpus: the
+    history and the new documents together)."""
     base = sum(t.num_rows for t in feature_tables)
     if base == 0:
         return np.zeros((0, 2), dtype=np.int64)
     fp, doc = sampled_across(feature_tables, sample)
-    if first_new:
-        # Earlier rows pair only with new ones: their shingles that no new row holds cannot make a candidate.
-        kept = doc >= first_new
-        kept[maybe_in(presence_filter(fp[kept]), fp)] = True
-        fp, doc = fp[kept], doc[kept]
     if common is not None and len(common):
         rare = ~in_sorted(common, fp)
         fp, doc = fp[rare], doc[rare]
-    a, b = pairs_in_buckets(fp, max_df, doc >= first_new if first_new else None)
+    a, b = pairs_in_buckets(fp, max_df)
     if len(a) == 0:
         return np.zeros((0, 2), dtype=np.int64)
     da, db = doc[a], doc[b]
@@ -275,21 +243,19 @@ def candidate_table(
     passage_max_df: int = 50,
     passage_min_shared: int = 3,
     common: np.ndarray | None = None,
-    first_new: int = 0,
 ) -> pa.Table:
     """Candidate pairs across all shards as (shard_a, row_a, shard_b, row_b, from_passages), sorted by shards.
 
     LSH over band keys finds documents alike as wholes; with `passage_sample` > 0 the rare-shingle index adds pairs
-    that share a passage (`from_passages`: verification does not ask those for a MinHash agreement). The first
-    `first_new` rows (across the tables in order) are earlier runs' documents: pairs among them are left out."""
+    that share a passage (`from_passages`: verification does not ask those for a MinHash agreement)."""
     keys = np.concatenate([band_key_matrix(t) for t in feature_tables]) if feature_tables else np.zeros((0, 1))
     active = np.concatenate([has_shingles(t) for t in feature_tables]) if feature_tables else np.zeros(0, bool)
     n = len(active)
-    lsh = candidate_pairs(keys.astype(np.uint64), active, max_bucket_size, first_new)
+    lsh = candidate_pairs(keys.astype(np.uint64), active, max_bucket_size)
     codes = lsh[:, 0] * n + lsh[:, 1]
     passage = np.zeros(len(codes), dtype=bool)
     if passage_sample and n:
-        extra = passage_pairs(feature_tables, passage_sample, passage_max_df, passage_min_shared, common, first_new)
+        extra = passage_pairs(feature_tables, passage_sample, passage_max_df, passage_min_shared, common)
         extra_codes = extra[:, 0] * n + extra[:, 1]
         extra_codes = extra_codes[~in_sorted(codes, extra_codes)]  # both sorted and distinct: LSH found those
         codes = np.concatenate([codes, extra_codes])
@@ -298,8 +264,10 @@ def candidate_table(
     starts = np.cumsum([0] + [t.num_rows for t in feature_tables])
     shard = np.searchsorted(starts, pairs, side="right") - 1
     row = pairs - starts[shard]
+    unscreened = [pa.nulls(len(pairs), schema.CANDIDATES.field(name).type) for name in schema.SCREENED]
     table = pa.Table.from_arrays(
-        [pa.array(x.astype(np.int32)) for x in (shard[:, 0], row[:, 0], shard[:, 1], row[:, 1])] + [pa.array(passage)],
+        [pa.array(x.astype(np.int32)) for x in (shard[:, 0], row[:, 0], shard[:, 1], row[:, 1])]
+        + [pa.array(passage), *unscreened],
         schema=schema.CANDIDATES,
     )
     return table.sort_by(

@@ -1,27 +1,30 @@
-"""History: the rows of earlier runs' features that can pair with a run's new documents.
+"""History: the candidate pairs of a run's new documents with earlier runs' documents, screened where they lie.
 
 Every run leaves its features (signatures, band keys, token hashes) in `output/_history/` and, beside each shard, a
-passage index in `output/_passages/`. A later run reads history a batch of shards at a time, and only their band
-keys, signatures and passage indexes, twice: first to count how many earlier documents hold each of the new
-documents' sampled shingles (stock phrases are common and link nothing), then to keep the rows that would pass
-verification's first test with a new document (a shared band key and enough agreeing signature values) or share
-enough rare sampled shingles with one. Kept rows are not copied: a selection file lists them, and later stages
-read only the columns and row groups they need from the history shards in place. Memory stays bounded by the batch
-size, not the history size.
+passage index in `output/_passages/`. A later run reads history a batch of shards at a time, twice: first the
+passage indexes alone, to count how many earlier documents hold each of the new documents' sampled shingles (stock
+phrases are common and link nothing); then band keys, signatures and passage indexes, to find each batch's
+candidate pairs with new documents (a shared band key and enough agreeing signature values, or enough rare sampled
+shingles in common). The batch then screens its pairs at once against the new documents' shingles, reading only
+the row groups that hold them: nearly every candidate stops there (stock phrases shared by chance), so what leaves
+history is the few pairs worth aligning, as candidates on the history shards in place. Memory stays bounded by the
+batch size and the run's new documents, not by the history size.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline import align, candidates, store
+from pipeline import align, candidates, schema, store
 from pipeline.config import Config
 
 # Runs `work(*item)` for each item and yields the results in item order (`parallel.ShardPool.each`).
@@ -33,7 +36,20 @@ def _serially(work: Callable[..., Any], items: Sequence[tuple[Any, ...]]) -> Ite
         yield work(*item)
 
 
-def prune(
+@dataclass
+class HistoryMatch:
+    """What matching the new documents against history found."""
+
+    shards: list[str] = field(default_factory=list)  # history shards holding a row of a candidate pair
+    # Candidates (schema.CANDIDATES) with a new document as `a` (shard numbered among the new shards) and a row of
+    # `shards` as `b` (shard numbered in that list); None without history.
+    candidates: str | None = None
+    common: str | None = None  # new documents' sampled shingles common across history and new documents together
+    rows: int = 0  # history rows in a candidate pair before screening
+    pairs: int = 0  # candidate pairs before screening
+
+
+def match(
     paths: list[Path],
     feature_paths: list[str],
     cfg: Config,
@@ -41,18 +57,18 @@ def prune(
     on_start: Callable[[int], None] = lambda steps: None,
     on_step: Callable[[], None] = lambda: None,
     each: Each = _serially,
-) -> tuple[list[str], str | None]:
-    """The kept rows of the history shards `paths` as selections (one per batch with any), and the path of the new
-    documents' (`feature_paths`) sampled shingles that are common across history and new documents together; None
-    when there is no history. Batches are matched by `each` (a worker pool's, to use its processes);
-    `on_start(steps)` and `on_step()` report progress."""
+) -> HistoryMatch:
+    """The screened candidate pairs of the new documents (`feature_paths`) with the history shards `paths`.
+    Batches are matched by `each` (a worker pool's, to use its processes); `on_start(steps)` and `on_step()`
+    report progress."""
     batches = _batches(paths)
     if not batches:
-        return [], None
+        return HistoryMatch()
     on_start(2 * len(batches))
     c = cfg.candidates
-    new = [pq.read_table(p, columns=["band_keys", "minhash", "shingles"]) for p in feature_paths]
+    new = [pq.read_table(p, columns=["band_keys", "minhash", "shingles", "body_hash"]) for p in feature_paths]
     active = np.concatenate([candidates.has_shingles(t) for t in new])  # a document without shingles never pairs
+    place = np.cumsum(active) - 1  # a new document's number among those with shingles
     # No passage index without sampling: nothing to count or match by passage.
     sampled_fp, sampled_doc = candidates.sampled_across(new if c.passage_sample else [], c.passage_sample)
     values, df = np.unique(sampled_fp, return_counts=True)
@@ -64,27 +80,64 @@ def prune(
     common_path = str(run.write_work(common, "common-shingles.parquet"))
     rare = candidates.in_sorted(values[df <= c.passage_max_df], sampled_fp)
     order = np.argsort(sampled_fp[rare], kind="stable")
+    docs = np.flatnonzero(active)
+    chunks = [chunk for t in new for chunk in t.column("shingles").chunks]
+    shingles, offsets = align.gathered_lists(pa.chunked_array(chunks), docs)
     target_path = _write_arrays(
         run.work_path("match-target.npz"),
         keys=np.concatenate([candidates.band_key_matrix(t) for t in new])[active],
         minhash=np.concatenate([align.minhash_matrix(t) for t in new])[active],
         passage_fp=sampled_fp[rare][order],
-        passage_doc=sampled_doc[rare][order],
+        passage_doc=place[sampled_doc[rare][order]],
+    )
+    view_path = _write_arrays(
+        run.work_path("match-view.npz"),
+        shingle_values=shingles,
+        shingle_offsets=offsets,
+        body_hashes=np.concatenate([t.column("body_hash").to_numpy() for t in new])[active],
     )
     items = [
-        (batch, cfg, str(target_path), str(run.work_path(f"history-{number:05d}.parquet")))
+        (batch, cfg, str(target_path), str(view_path), str(run.work_path(f"history-{number:05d}.parquet")))
         for number, batch in enumerate(batches)
     ]
-    pruned = []
-    for path in each(batch_selection, items):
+    found, rows, pairs = [], 0, 0
+    for path, batch_rows, batch_pairs in each(batch_candidates, items):
         if path is not None:
-            pruned.append(path)
+            found.append(pq.read_table(path))
+        rows, pairs = rows + batch_rows, pairs + batch_pairs
         on_step()
-    # Run in this process (one worker), the target stays cached until the next run: free it now.
-    _target.cache_clear()
-    _presence.cache_clear()
-    _read_arrays.cache_clear()
-    return pruned, common_path
+    # Run in this process (one worker), the arrays stay cached until the next run: free them now.
+    for cached in (_target, _new_view, _presence, _read_arrays):
+        cached.cache_clear()
+    starts = np.cumsum([0] + [t.num_rows for t in new])
+    shards, table = _history_candidates(found, docs, starts)
+    return HistoryMatch(shards, str(run.write_work(table, "history-candidates.parquet")), common_path, rows, pairs)
+
+
+def _history_candidates(found: list[pa.Table], docs: np.ndarray, starts: np.ndarray) -> tuple[list[str], pa.Table]:
+    """The history shards the batches' survivors (`found`) lie in, and the survivors as candidates: the new
+    document (`docs` maps its number among those with shingles to its row across the new shards, which start at
+    `starts`) as `a`, the history row as `b`."""
+    if not found:
+        return [], schema.empty(schema.CANDIDATES)
+    table = pa.concat_tables(found)
+    shards = sorted(set(table.column("history").to_pylist()))
+    new_row = docs[table.column("new").to_numpy()]
+    shard_a = np.searchsorted(starts, new_row, side="right") - 1
+    columns = {
+        "shard_a": pa.array(shard_a.astype(np.int32)),
+        "row_a": pa.array((new_row - starts[shard_a]).astype(np.int32)),
+        "shard_b": pc.index_in(table.column("history"), value_set=pa.array(shards)).cast(pa.int32()),
+        "row_b": table.column("row"),
+        "from_passages": table.column("from_passages"),
+        "shared": table.column("shared"),
+        "size_a": table.column("size_new"),
+        "size_b": table.column("size_history"),
+        "same_body": table.column("same_body"),
+    }
+    return shards, pa.table(columns, schema=schema.CANDIDATES).sort_by(
+        [("shard_a", "ascending"), ("shard_b", "ascending"), ("row_a", "ascending"), ("row_b", "ascending")]
+    )
 
 
 def batch_occurrences(batch: list[tuple[Path, int, int]], sample: int, values_path: str) -> np.ndarray:
@@ -93,37 +146,80 @@ def batch_occurrences(batch: list[tuple[Path, int, int]], sample: int, values_pa
     return candidates.occurrences(values, passage_fingerprints(batch, sample), _presence(values_path))
 
 
-def batch_selection(batch: list[tuple[Path, int, int]], cfg: Config, target_path: str, out_path: str) -> str | None:
-    """The selection of a batch's rows that can pair with a new document (see `candidates.history_rows`), written
-    to `out_path`; None when no row can."""
+# What a batch writes of each candidate pair worth aligning: the history row, the new document, and what screening
+# learnt of the pair (`size_new` and `size_history` are the two documents' shingle counts).
+SURVIVORS = pa.schema(
+    [
+        ("history", pa.string()),
+        ("row", pa.int32()),
+        ("new", pa.int32()),
+        ("from_passages", pa.bool_()),
+        ("shared", pa.int32()),
+        ("size_new", pa.int32()),
+        ("size_history", pa.int32()),
+        ("same_body", pa.bool_()),
+    ]
+)
+
+
+def batch_candidates(
+    batch: list[tuple[Path, int, int]], cfg: Config, target_path: str, view_path: str, out_path: str
+) -> tuple[str | None, int, int]:
+    """A batch's candidate pairs with the new documents (`candidates.history_pairs`) that screening finds worth
+    aligning, written to `out_path` (SURVIVORS); returns that path (None when no pair survives), and the batch rows
+    and pairs screened."""
     c = cfg.candidates
-    target = _target(target_path)
     signed = pa.concat_tables([pq.read_table(p, columns=["band_keys", "minhash"]) for p, _, _ in batch])
+    minhash = align.minhash_matrix(signed)
     fingerprints, rows = passage_entries(batch, c.passage_sample)
-    hit = candidates.history_rows(
+    old, new, from_passages = candidates.history_pairs(
         candidates.band_key_matrix(signed),
-        align.minhash_matrix(signed),
+        minhash,
         fingerprints,
         rows,
-        target,
+        _target(target_path),
         c.max_bucket_size,
         cfg.verify.min_signature_matches,
         c.passage_min_shared,
     )
-    # Kept rows stay where they are: later stages read them through a selection, only the columns they need. The
-    # selection carries what candidates need (band keys, already in memory, and sampled shingles), so that stage
-    # reads no history shard at all.
-    kept = [(str(path), np.flatnonzero(hit[start:end])) for path, start, end in batch if hit[start:end].any()]
-    if not kept:
-        return None
-    # Of the sampled shingles, only those some new document holds as a rare one can make a passage candidate.
-    of_kept = np.flatnonzero(hit[rows])
-    relevant = of_kept[candidates.in_sorted(target.passage_fp, fingerprints[of_kept], target.passage_filter)]
-    own = {
-        "band_keys": signed.column("band_keys").take(pa.array(np.flatnonzero(hit))),
-        candidates.SAMPLED: _sampled_of(hit, fingerprints[relevant], rows[relevant]),
-    }
-    return str(store.write_selection(Path(out_path), kept, own))
+    s = _screening(batch, old, new, from_passages, minhash, _new_view(view_path, target_path), cfg)
+    parts = []
+    for path, start, end in batch:
+        lo, hi = np.searchsorted(old, [start, end])
+        mine = lo + np.flatnonzero(s.worth[lo:hi])
+        if len(mine):
+            columns = [[str(path)] * len(mine), old[mine] - start, new[mine], from_passages[mine]]
+            columns += [s.shared[mine], s.size_b[mine], s.size_a[mine], s.same_body[mine]]
+            parts.append(pa.Table.from_arrays([pa.array(x) for x in columns], schema=SURVIVORS))
+    counts = len(np.unique(old)), len(old)
+    if not parts:
+        return None, *counts
+    return str(store.write_parquet(pa.concat_tables(parts), Path(out_path))), *counts
+
+
+def _screening(
+    batch: list[tuple[Path, int, int]],
+    old: np.ndarray,
+    new: np.ndarray,
+    from_passages: np.ndarray,
+    minhash: np.ndarray,
+    new_view: align.FeatureView,
+    cfg: Config,
+) -> align.Screening:
+    """`align.screen` of each pair (batch row `old` as a, new document `new` as b; `old` sorted), reading of each
+    history shard only the shingles and body hashes of the row groups its pairs point into."""
+    parts = [align.Screening(*(np.zeros(0, dtype=t) for t in (bool, np.int64, np.int64, np.int64, bool)))]
+    for path, start, end in batch:
+        lo, hi = np.searchsorted(old, [start, end])
+        if lo == hi:
+            continue
+        wanted = np.unique(old[lo:hi]) - start
+        table, positions = store.read_rows(path, wanted, ["body_hash", "shingles"])
+        view = align.FeatureView.from_rows(table, positions)
+        view.minhash = minhash[wanted + start]  # read already
+        at = np.searchsorted(wanted, old[lo:hi] - start)
+        parts.append(align.screen(view, new_view, at, new[lo:hi], cfg.verify, from_passages[lo:hi]))
+    return align.Screening(*(np.concatenate([getattr(p, f) for p in parts]) for f in align.Screening.FIELDS))
 
 
 def _write_arrays(path: Path, **arrays: np.ndarray) -> Path:
@@ -152,6 +248,13 @@ def _target(path: str) -> candidates.MatchTarget:
     return candidates.MatchTarget(**_read_arrays(path))
 
 
+@lru_cache(maxsize=2)
+def _new_view(path: str, target_path: str) -> align.FeatureView:
+    """The new documents' shingles, body hashes and signatures (those with shingles, numbered as in the match
+    target), loaded once per worker process: what screening reads of the new side of every pair."""
+    return align.FeatureView(doc_ids=[], minhash=_target(target_path).minhash, **_read_arrays(path))
+
+
 # History rows matched at once: numpy calls on one 2,000-row shard cost more in call overhead than in work, while a
 # batch this size holds ~25 MB of band keys and signatures.
 HISTORY_BATCH_ROWS = 1 << 15
@@ -170,16 +273,6 @@ def _batches(paths: list[Path]) -> list[list[tuple[Path, int, int]]]:
         batches[-1].append((path, rows, rows + n))
         rows += n
     return batches
-
-
-def _sampled_of(hit: np.ndarray, fingerprints: np.ndarray, rows: np.ndarray) -> pa.ListArray:
-    """The sampled shingles of each row of a batch that `hit` marks, in row order, from the batch's passage
-    entries (`fingerprints` of `rows`)."""
-    mine = hit[rows]
-    position = (np.cumsum(hit) - 1)[rows[mine]]  # the row's place among the kept ones
-    order = np.argsort(position)  # a row's shingles may come in any order
-    offsets = np.concatenate([[0], np.cumsum(np.bincount(position, minlength=int(hit.sum())))])
-    return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(fingerprints[mine][order]))
 
 
 def passage_entries(batch: list[tuple[Path, int, int]], sample: int) -> tuple[np.ndarray, np.ndarray]:

@@ -66,20 +66,23 @@ def verify_block(
 
     Two reads: the screening columns (signatures, shingles) of the rows candidates point at, which settle nearly
     every candidate, then the alignment columns (token hashes, offsets, quotes) of the rows in the pairs left to
-    align. A shard outside the block is read only in the row groups candidates point into."""
+    align. A shard outside the block is read only in the row groups candidates point into. Candidates screened
+    already (history's) go straight to alignment."""
     run = store.RunStore(output, run_id)
     cands = pq.read_table(candidates_path, filters=[("shard_a", "in", list(block))])
     screened = {a: _shard_view(feature_paths[a], align.SCREENING_COLUMNS) for a in block}
     survivors: list[tuple[int, int, np.ndarray, np.ndarray, align.Screening]] = []
     for shard_b in sorted(set(cands.column("shard_b").to_pylist())):
         on_b = cands.filter(pc.equal(cands.column("shard_b"), shard_b))
+        if on_b.column("shared").null_count == 0:
+            for shard_a, rows_a, rows_b, group in _by_shard_a(on_b):
+                survivors.append((shard_a, shard_b, rows_a, rows_b, align.Screening.of_candidates(group)))
+            continue
         if shard_b in screened:
             view_b, at_b = screened[shard_b], _identity
         else:
             view_b, at_b = _rows_view(feature_paths[shard_b], on_b.column("row_b").to_numpy(), align.SCREENING_COLUMNS)
-        for shard_a in sorted(set(on_b.column("shard_a").to_pylist())):
-            group = on_b.filter(pc.equal(on_b.column("shard_a"), shard_a))
-            rows_a, rows_b = group.column("row_a").to_numpy(), group.column("row_b").to_numpy()
+        for shard_a, rows_a, rows_b, group in _by_shard_a(on_b):
             passages = group.column("from_passages").to_numpy(zero_copy_only=False)
             screening = align.screen(screened[shard_a], view_b, rows_a, at_b(rows_b), cfg.verify, passages)
             if screening.worth.any():
@@ -101,6 +104,13 @@ def verify_block(
     return str(run.write_work(table, f"pairs-{block[0]:05d}.parquet"))
 
 
+def _by_shard_a(candidates: pa.Table) -> Iterator[tuple[int, np.ndarray, np.ndarray, pa.Table]]:
+    """(shard_a, row_a, row_b, the candidates) of each `a` shard in turn."""
+    for shard_a in sorted(set(candidates.column("shard_a").to_pylist())):
+        group = candidates.filter(pc.equal(candidates.column("shard_a"), shard_a))
+        yield shard_a, group.column("row_a").to_numpy(), group.column("row_b").to_numpy(), group
+
+
 def _identity(rows: np.ndarray) -> np.ndarray:
     return rows
 
@@ -111,14 +121,14 @@ def _rows_view(
     """A view of `columns` (default all) of the row groups holding `rows`, and a map from a row of the file to its
     place in the view."""
     wanted = np.unique(rows)
-    table, positions = store.read_feature_rows(path, wanted, columns)
+    table, positions = store.read_rows(path, wanted, columns)
     return align.FeatureView.from_rows(table, positions), lambda r: np.searchsorted(wanted, r)
 
 
 def _shard_view(path: str, columns: list[str]) -> align.FeatureView:
-    """A view of `columns` of every row of a features shard or selection."""
+    """A view of `columns` of every row of a features shard."""
     rows = np.arange(pq.ParquetFile(path).metadata.num_rows)
-    return align.FeatureView.from_rows(*store.read_feature_rows(path, rows, columns))
+    return align.FeatureView.from_rows(*store.read_rows(path, rows, columns))
 
 
 def _load_kernels() -> None:

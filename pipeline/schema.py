@@ -66,8 +66,17 @@ CANDIDATES = pa.schema(
         ("shard_b", pa.int32()),
         ("row_b", pa.int32()),
         ("from_passages", pa.bool_()),  # found by the rare-shingle passage index, not by LSH
+        # What screening learnt of a pair screened already (history matching screens its pairs where it reads them);
+        # null where verification screens the pair.
+        ("shared", pa.int32()),  # shared shingles
+        ("size_a", pa.int32()),  # shingles of a
+        ("size_b", pa.int32()),
+        ("same_body", pa.bool_()),
     ]
 )
+
+# The candidates columns that hold a screened pair's `align.Screening`.
+SCREENED = ["shared", "size_a", "size_b", "same_body"]
 
 PAIRS = pa.schema(
     [

@@ -26,20 +26,9 @@ def test_bucket_pairs_equal_brute_force():
     got = candidates.candidate_pairs(keys, np.ones(300, dtype=bool), max_bucket_size=20)
     assert {tuple(p) for p in got.tolist()} == brute_force_pairs(keys, 20)
     assert len(got) == len({tuple(p) for p in got.tolist()})
-    # Rows before first_new are earlier runs': only pairs with a later row remain, none lost.
-    later = candidates.candidate_pairs(keys, np.ones(300, dtype=bool), max_bucket_size=20, first_new=250)
-    assert {tuple(p) for p in later.tolist()} == {p for p in brute_force_pairs(keys, 20) if p[1] >= 250} != set()
-    # Sparse keys: most earlier rows share no key with a new row (they are dropped before the sort), and a bucket
-    # too large only because of earlier rows still makes no pairs.
-    sparse = rng.integers(0, 400, size=(300, 4)).astype(np.uint64)
-    sparse[:25, 1] = 7777
-    sparse[290, 1] = 7777
-    later = candidates.candidate_pairs(sparse, np.ones(300, dtype=bool), max_bucket_size=20, first_new=250)
-    want = {p for p in brute_force_pairs(sparse, 20) if p[1] >= 250}
-    assert {tuple(p) for p in later.tolist()} == want != set()
 
 
-def test_passage_pairs_with_earlier_rows_equal_brute_force():
+def test_passage_pairs_equal_brute_force():
     rng = np.random.default_rng(11)
     sets = [np.unique(rng.integers(0, 600, size=rng.integers(5, 40))).astype(np.uint64) for _ in range(80)]
     sets[70] = np.union1d(sets[70], np.arange(1000, 1030, dtype=np.uint64))  # a new row sharing a passage...
@@ -47,7 +36,7 @@ def test_passage_pairs_with_earlier_rows_equal_brute_force():
     offsets = np.concatenate([[0], np.cumsum([len(x) for x in sets])]).astype(np.int32)
     shingles = pa.ListArray.from_arrays(pa.array(offsets), pa.array(np.concatenate(sets)))
     tables = [pa.table({"shingles": shingles.slice(0, 40)}), pa.table({"shingles": shingles.slice(40)})]
-    got = candidates.passage_pairs(tables, sample=1, max_df=6, min_shared=2, first_new=60)
+    got = candidates.passage_pairs(tables, sample=1, max_df=6, min_shared=2)
     df = {}
     for x in sets:
         for v in x.tolist():
@@ -55,9 +44,9 @@ def test_passage_pairs_with_earlier_rows_equal_brute_force():
     want = {
         (i, j)
         for i, j in combinations(range(80), 2)
-        if j >= 60 and sum(1 for v in np.intersect1d(sets[i], sets[j]).tolist() if df[v] <= 6) >= 2
+        if sum(1 for v in np.intersect1d(sets[i], sets[j]).tolist() if df[v] <= 6) >= 2
     }
-    assert {tuple(p) for p in got.tolist()} == want
+    assert {tuple(p) for p in got.tolist()} == want and (3, 70) in want  # across the two tables
     assert (3, 70) in want and any(i < 60 for i, _ in want) and any(i >= 60 for i, _ in want)
 
 
@@ -110,7 +99,10 @@ def test_candidate_table_maps_rows_back_to_shards():
     )
     f1, f2 = (signatures.featurize(s, cfg)[2] for s in (shard1, shard2))
     table = candidates.candidate_table([f1, f2], 200)
-    assert table.to_pylist() == [{"shard_a": 0, "row_a": 0, "shard_b": 1, "row_b": 1, "from_passages": False}]
+    unscreened = {"shared": None, "size_a": None, "size_b": None, "same_body": None}  # verification screens it
+    assert table.to_pylist() == [
+        {"shard_a": 0, "row_a": 0, "shard_b": 1, "row_b": 1, "from_passages": False, **unscreened}
+    ]
 
 
 def test_passage_index_finds_a_paragraph_inside_long_articles_and_skips_common_shingles():
@@ -140,7 +132,7 @@ def test_passage_index_finds_a_paragraph_inside_long_articles_and_skips_common_s
     assert (0, 1) not in {(r["row_a"], r["row_b"]) for r in pruned.to_pylist()}
 
 
-def test_history_rows_keep_only_what_can_pair_with_a_new_document():
+def test_history_pairs_are_those_that_can_become_a_verified_pair_with_a_new_document():
     def features(keys, shingles):
         return pa.table(
             {
@@ -164,20 +156,23 @@ def test_history_rows_keep_only_what_can_pair_with_a_new_document():
     keys = candidates.band_key_matrix(history)
 
     def kept(rare, min_shared=1):
+        """(history row, from_passages) of each pair with the one new document."""
         fp_new = np.array(rare, dtype=np.uint64)
         target = candidates.MatchTarget(
             candidates.band_key_matrix(new), new_minhash, fp_new, np.zeros(len(fp_new), np.int64)
         )
-        return candidates.history_rows(keys, minhash, fp, rows, target, 200, 4, min_shared).tolist()
+        old, doc, passages = candidates.history_pairs(keys, minhash, fp, rows, target, 200, 4, min_shared)
+        assert not doc.any()
+        return list(zip(old.tolist(), passages.tolist(), strict=True))
 
-    # same key in the same band; the same value in another band is no match; a shared sampled shingle;
-    # nothing shared; two shared; a band key but too few signature agreements.
-    assert kept([8, 12, 16]) == [True, False, True, False, True, False]
-    # Passage candidates need two shared sampled shingles: one is not enough to keep a row for them.
-    assert kept([8, 12, 16], min_shared=2) == [True, False, False, False, True, False]
-    # A shingle that is not rare (a stock phrase) keeps no row.
-    assert kept([8]) == [True, False, False, False, True, False]
-    assert kept([]) == [True, False, False, False, False, False]
+    # Row 0: same key in the same band; 1: the same value in another band is no match; 2: a shared sampled
+    # shingle; 3: nothing shared; 4: two shared; 5: a band key but too few signature agreements.
+    assert kept([8, 12, 16]) == [(0, False), (2, True), (4, True)]
+    # Passage candidates need two shared sampled shingles: one is not enough.
+    assert kept([8, 12, 16], min_shared=2) == [(0, False), (4, True)]
+    # A shingle that is not rare (a stock phrase) makes no pair.
+    assert kept([8]) == [(0, False), (4, True)]
+    assert kept([]) == [(0, False)]
     values = np.array([8, 12, 16], dtype=np.uint64)
     assert candidates.occurrences(values, fp).tolist() == [1, 2, 0]
     assert candidates.occurrences(values, fp, candidates.presence_filter(values)).tolist() == [1, 2, 0]
@@ -185,7 +180,7 @@ def test_history_rows_keep_only_what_can_pair_with_a_new_document():
     split = candidates.MatchTarget(
         candidates.band_key_matrix(new), new_minhash, np.array([8, 12], np.uint64), np.array([0, 1], np.int64)
     )
-    assert candidates.history_rows(keys, minhash, fp, rows, split, 200, 4, 2).tolist()[4] is False
+    assert 4 not in candidates.history_pairs(keys, minhash, fp, rows, split, 200, 4, 2)[0].tolist()
 
 
 def test_band_pairs_equal_brute_force_and_skip_crowded_buckets():

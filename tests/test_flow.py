@@ -194,8 +194,9 @@ def test_history_without_a_passage_index_for_this_sampling_is_sampled_from_its_s
         assert len(fp) > 20
 
 
-def test_pruned_history_is_read_in_place_with_the_sampled_shingles_of_its_rows(tmp_path):
+def test_history_matching_leaves_only_the_screened_pairs_worth_aligning(tmp_path):
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
     from pipeline import candidates, history, signatures, store
     from pipeline.schema import DOCUMENTS
@@ -209,29 +210,27 @@ def test_pruned_history_is_read_in_place_with_the_sampled_shingles_of_its_rows(t
     features = signatures.featurize(old, cfg)[2]
     path = store.write_parquet(features, tmp_path / "out" / "_history" / "r-00000.parquet", row_group_size=2)
     store.write_parquet(candidates.passage_index(features, 4), tmp_path / "out" / "_passages" / "r-00000.parquet")
-    # New documents: a copy of history story 1, and a new story quoting a long passage of history story 4.
-    new_texts = [texts[1], story(99, words=60) + " " + " ".join(texts[4].split()[20:80])]
+    # New documents (two shards): an unrelated story, a copy of history story 1, and a new story quoting a long
+    # passage of history story 4.
+    new_texts = [story(50, words=80), texts[1], story(99, words=60) + " " + " ".join(texts[4].split()[20:80])]
     new = pa.Table.from_pylist(
         [{"doc_id": f"n{i}", "run_id": "s", "text": t} for i, t in enumerate(new_texts)], schema=DOCUMENTS
     )
     new_features = signatures.featurize(new, cfg)[2]
-    new_path = store.write_parquet(new_features, tmp_path / "new.parquet")
+    new_paths = [
+        str(store.write_parquet(new_features.slice(start, 2), tmp_path / f"new-{start}.parquet")) for start in (0, 2)
+    ]
     run = store.RunStore(tmp_path / "out", "s")
     run.prepare()
-    pruned, _ = history.prune([path], [str(new_path)], cfg, run)
-    assert len(pruned) == 1
-    kept = store.read_features(pruned[0], columns=["doc_id", "band_keys", candidates.SAMPLED])
-    assert kept.column("doc_id").to_pylist() == ["h1", "h4"]  # the copied story and the quoted one, nothing else
-    # A kept row carries the sampled shingles it shares with a new document (all rare in so small a corpus): the only
-    # ones that can make it a passage candidate.
-    in_new = set(candidates.sampled_shingles(new_features, 4)[0].tolist())
-    for i, doc_id in enumerate(kept.column("doc_id").to_pylist()):
-        row = int(doc_id[1:])
-        mine = candidates.sampled_shingles(features.slice(row, 1), 4)[0].tolist()
-        carried = sorted(kept.column(candidates.SAMPLED)[i].as_py())
-        assert carried == sorted(v for v in mine if v in in_new) != []
-        assert len(carried) < len(mine) if doc_id == "h4" else len(carried) == len(mine)  # h4 is quoted in part
-        assert kept.column("band_keys")[i] == features.column("band_keys")[row]
+    found = history.match([path], new_paths, cfg, run)
+    assert found.shards == [str(path)] and found.rows >= 2 and found.pairs >= 2
+    got = pq.read_table(found.candidates).to_pylist()
+    # (new shard, row) against history rows: the copy (n1 = shard 0, row 1) and the quoting story (n2 = shard 1,
+    # row 0), each with what screening learnt of it, and nothing else.
+    assert [(c["shard_a"], c["row_a"], c["shard_b"], c["row_b"]) for c in got] == [(0, 1, 0, 1), (1, 0, 0, 4)]
+    copy, quoting = got
+    assert copy["same_body"] and copy["shared"] == copy["size_a"] == copy["size_b"] > 100
+    assert not quoting["same_body"] and 40 < quoting["shared"] < min(quoting["size_a"], quoting["size_b"])
 
 
 def test_the_worker_pool_is_sized_before_ingest_from_the_input_that_may_be_new(tmp_path):

@@ -23,8 +23,8 @@ def test_an_error_in_a_worker_reaches_the_caller_with_its_type_and_message():
 
 
 def test_verifying_in_blocks_finds_the_pairs_of_verifying_everything_at_once(tmp_path):
-    """Blocks read an earlier run's rows through a selection and other shards only where candidates point: the
-    pairs must be those of one verification over all documents."""
+    """Blocks read other shards only where candidates point, and candidates screened already (as history matching
+    leaves them) go straight to alignment: the pairs must be those of one verification over all documents."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -51,24 +51,31 @@ def test_verifying_in_blocks_finds_the_pairs_of_verifying_everything_at_once(tmp
         paths.append(
             str(store.write_parquet(features.slice(start, 15), run.history_path(f"{number:05d}"), row_group_size=4))
         )
-    # The first shard stands for an earlier run's, read through a selection of its rows (all of them, reordered
-    # nowhere: a selection keeps source order).
-    paths[0] = str(store.write_selection(tmp_path / "sel.parquet", [(paths[0], np.arange(15))]))
-    tables = [store.read_features(p, columns=["band_keys", "shingles"]) for p in paths]
+    tables = [pq.read_table(p, columns=["band_keys", "shingles"]) for p in paths]
     c = cfg.candidates
     table = candidates.candidate_table(tables, c.max_bucket_size, c.passage_sample, c.passage_max_df, 1)
-    cand_path = str(run.write_work(table, "candidates.parquet"))
-    shards_a = sorted(set(table.column("shard_a").to_pylist()))
-    got = pa.concat_tables(
-        [pq.read_table(parallel.verify_block(cfg, str(tmp_path), "r", cand_path, paths, [a])) for a in shards_a]
-    )
     view = align.FeatureView.from_table(features)
     starts = np.array([0, 15, 30, 45])
     rows_a = starts[table.column("shard_a").to_numpy()] + table.column("row_a").to_numpy()
     rows_b = starts[table.column("shard_b").to_numpy()] + table.column("row_b").to_numpy()
-    want = align.verify_pairs(
-        view, view, rows_a, rows_b, cfg.verify, "r", table.column("from_passages").to_numpy(zero_copy_only=False)
+    passages = table.column("from_passages").to_numpy(zero_copy_only=False)
+    # The candidates on the last shard stand for history's: screened already, only those worth aligning left.
+    last = np.flatnonzero(table.column("shard_b").to_numpy() == 3)
+    screening = align.screen(view, view, rows_a[last], rows_b[last], cfg.verify, passages[last])
+    assert 0 < screening.worth.sum() < len(last)
+    screened = table.take(pa.array(last[screening.worth]))
+    for name in schema.SCREENED:
+        values = getattr(screening.worth_aligning(), name)
+        screened = screened.set_column(
+            screened.schema.get_field_index(name), name, pa.array(values).cast(schema.CANDIDATES.field(name).type)
+        )
+    others = np.flatnonzero(table.column("shard_b").to_numpy() != 3)
+    cand_path = str(run.write_work(pa.concat_tables([table.take(pa.array(others)), screened]), "candidates.parquet"))
+    shards_a = sorted(set(table.column("shard_a").to_pylist()))
+    got = pa.concat_tables(
+        [pq.read_table(parallel.verify_block(cfg, str(tmp_path), "r", cand_path, paths, [a])) for a in shards_a]
     )
+    want = align.verify_pairs(view, view, rows_a, rows_b, cfg.verify, "r", passages)
 
     def rows(t: pa.Table) -> list[tuple]:
         return sorted(

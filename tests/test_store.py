@@ -221,42 +221,6 @@ def test_read_rows_reads_only_the_row_groups_holding_the_rows(tmp_path):
     assert read.take(positions).column("x").to_pylist() == [7, 1, 8, 2]
 
 
-def test_a_selection_reads_as_a_shard_of_its_source_rows(tmp_path):
-    import numpy as np
-
-    first = store.write_parquet(
-        pa.table({"x": list(range(10)), "y": [f"a{i}" for i in range(10)]}), tmp_path / "a.parquet", row_group_size=3
-    )
-    second = store.write_parquet(
-        pa.table({"x": list(range(100, 105)), "y": [f"b{i}" for i in range(5)]}),
-        tmp_path / "b.parquet",
-        row_group_size=2,
-    )
-    selection = store.write_selection(
-        tmp_path / "s.parquet", [(str(first), np.array([1, 7, 8])), (str(second), np.array([4, 0]))]
-    )
-    whole = store.read_features(selection)
-    assert whole.column("x").to_pylist() == [1, 7, 8, 104, 100]
-    assert store.read_features(selection, columns=["y"]).column("y").to_pylist() == ["a1", "a7", "a8", "b4", "b0"]
-    table, positions = store.read_feature_rows(selection, np.array([4, 0, 2, 0]), columns=["x"])
-    assert table.take(positions).column("x").to_pylist() == [100, 1, 8, 1]
-    assert table.num_rows < 15  # only the row groups holding the rows were read
-    plain, at = store.read_feature_rows(first, np.array([9, 0]))  # a plain shard reads as before
-    assert plain.take(at).column("x").to_pylist() == [9, 0]
-    assert store.read_features(first).num_rows == 10
-
-
-def test_a_selection_serves_its_own_columns_without_reading_its_sources(tmp_path):
-    import numpy as np
-
-    source = store.write_parquet(pa.table({"x": [10, 11, 12], "y": ["a", "b", "c"]}), tmp_path / "a.parquet")
-    extra = {"z": pa.array([[1], [2, 3]], pa.list_(pa.int64()))}
-    selection = store.write_selection(tmp_path / "s.parquet", [(str(source), np.array([2, 0]))], extra)
-    source.unlink()  # nothing below may touch the source
-    only_own = store.read_features(selection, columns=["z"])
-    assert only_own.num_rows == 2 and only_own.column("z").to_pylist() == [[1], [2, 3]]
-
-
 def test_committed_texts_answer_which_ids_earlier_runs_hold(tmp_path):
     assert store.CommittedTexts(tmp_path)(["a"]) == {}  # no committed run yet
     for run_id, ids in (("r1", ["a", "b", "Ω-ü"]), ("r2", [f"id{i}" for i in range(5000)])):
