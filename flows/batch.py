@@ -138,8 +138,8 @@ def candidates_task(
     params: BatchParams, run_id: str, feature_paths: list[str], found: history.HistoryMatch
 ) -> tuple[str, int, list[int]]:
     """LSH banding and the passage index over the new shards' features, joined by the candidates history matching
-    `found` (on the history shards that follow the new ones); returns the candidates path, their number, and the
-    shards that have candidates on their `a` side. The shingles `found.common` lists (common across the whole
+    `found` (with the history shards numbered after the new ones); returns the candidates path, their number, and
+    the shards that have candidates on their `a` side. The shingles `found.common` lists (common across the whole
     history window) make no passage candidates."""
     run = _store(params, run_id)
     tables = [pq.read_table(p, columns=["band_keys", "shingles"]) for p in feature_paths]
@@ -150,8 +150,8 @@ def candidates_task(
     )
     if found.candidates:
         earlier = pq.read_table(found.candidates)
-        shard_b = pc.add(earlier.column("shard_b"), pa.scalar(len(feature_paths), pa.int32()))
-        table = pa.concat_tables([table, earlier.set_column(2, "shard_b", shard_b)])
+        shard_a = pc.add(earlier.column("shard_a"), pa.scalar(len(feature_paths), pa.int32()))
+        table = pa.concat_tables([table, earlier.set_column(0, "shard_a", shard_a)])
     path = run.write_work(table, "candidates.parquet")
     shards = sorted(set(table.column("shard_a").to_pylist())) if table.num_rows else []
     return str(path), table.num_rows, shards
@@ -396,7 +396,7 @@ def _match_and_commit(
     clock.lap("candidates")
     feature_paths = feature_paths + found.shards
     report.stage("verify", len(shards_a))
-    blocks = [shards_a[i : i + parallel.VERIFY_BLOCK] for i in range(0, len(shards_a), parallel.VERIFY_BLOCK)]
+    blocks = parallel.verify_blocks(shards_a, len(feature_paths) - len(found.shards))
     shard_groups = _groups(blocks)
     pair_futures = verify_task.map(
         unmapped(params), unmapped(run_id), unmapped(cand_path), unmapped(feature_paths), shard_groups

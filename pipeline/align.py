@@ -387,24 +387,22 @@ def aligned_pairs(
     shared, size_a, size_b, same_body = screening.shared, screening.size_a, screening.size_b, screening.same_body
     out: dict[str, list] = {name: [] for name in schema.PAIRS.names}
     for i in range(len(rows_a)):
-        ra, rb = int(rows_a[i]), int(rows_b[i])
-        o = _overlap_from_counts(int(shared[i]), int(size_a[i]), int(size_b[i]))
-        sa, sb = view_a.token_string(ra), view_b.token_string(rb)
-        found, similarity = alignment(sa, sb, cfg.min_passage_words)
+        va, vb, ra, rb, na, nb = view_a, view_b, int(rows_a[i]), int(rows_b[i]), int(size_a[i]), int(size_b[i])
+        # Pairs are stored with doc_id_a < doc_id_b, and aligned in that order too: a pair gets one row, the same
+        # whichever side it was found from (alignment breaks ties by order).
+        if vb.doc_ids[rb] < va.doc_ids[ra]:
+            va, vb, ra, rb, na, nb = vb, va, rb, ra, nb, na
+        o = _overlap_from_counts(int(shared[i]), na, nb)
+        found, similarity = alignment(va.token_string(ra), vb.token_string(rb), cfg.min_passage_words)
         longest = max((a1 - a0 + 1 for a0, a1, _, _ in found), default=0)
-        spans = [(view_a.token_span(ra, a0, a1), view_b.token_span(rb, b0, b1)) for a0, a1, b0, b1 in found]
+        spans = [(va.token_span(ra, a0, a1), vb.token_span(rb, b0, b1)) for a0, a1, b0, b1 in found]
         quote_only = bool(spans) and all(
-            mostly_quoted(x, view_a.quotes(ra)) or mostly_quoted(y, view_b.quotes(rb)) for x, y in spans
+            mostly_quoted(x, va.quotes(ra)) or mostly_quoted(y, vb.quotes(rb)) for x, y in spans
         )
         kept = relation(o, bool(same_body[i]), longest, quote_only, cfg)
         if kept is None:
             continue
-        a_id, b_id = view_a.doc_ids[ra], view_b.doc_ids[rb]
-        # Pairs are stored with doc_id_a < doc_id_b so a pair has one row whatever order it was found in.
-        if b_id < a_id:
-            a_id, b_id = b_id, a_id
-            o = Overlap(o.shared, o.jaccard, o.containment_b, o.containment_a)
-            spans = [(y, x) for x, y in spans]
+        a_id, b_id = va.doc_ids[ra], vb.doc_ids[rb]
         out["doc_id_a"].append(a_id)
         out["doc_id_b"].append(b_id)
         out["relation"].append(kept)

@@ -13,6 +13,7 @@ batch size and the run's new documents, not by the history size.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -41,8 +42,8 @@ class HistoryMatch:
     """What matching the new documents against history found."""
 
     shards: list[str] = field(default_factory=list)  # history shards holding a row of a candidate pair
-    # Candidates (schema.CANDIDATES) with a new document as `a` (shard numbered among the new shards) and a row of
-    # `shards` as `b` (shard numbered in that list); None without history.
+    # Candidates (schema.CANDIDATES) with a row of `shards` as `a` (shard numbered in that list) and a new document
+    # as `b` (shard numbered among the new shards), screened already; None without history.
     candidates: str | None = None
     common: str | None = None  # new documents' sampled shingles common across history and new documents together
     rows: int = 0  # history rows in a candidate pair before screening
@@ -115,24 +116,24 @@ def match(
 
 
 def _history_candidates(found: list[pa.Table], docs: np.ndarray, starts: np.ndarray) -> tuple[list[str], pa.Table]:
-    """The history shards the batches' survivors (`found`) lie in, and the survivors as candidates: the new
-    document (`docs` maps its number among those with shingles to its row across the new shards, which start at
-    `starts`) as `a`, the history row as `b`."""
+    """The history shards the batches' survivors (`found`) lie in, and the survivors as candidates: the history
+    row as `a`, the new document as `b` (`docs` maps its number among those with shingles to its row across the new
+    shards, which start at `starts`)."""
     if not found:
         return [], schema.empty(schema.CANDIDATES)
     table = pa.concat_tables(found)
     shards = sorted(set(table.column("history").to_pylist()))
     new_row = docs[table.column("new").to_numpy()]
-    shard_a = np.searchsorted(starts, new_row, side="right") - 1
+    shard_b = np.searchsorted(starts, new_row, side="right") - 1
     columns = {
-        "shard_a": pa.array(shard_a.astype(np.int32)),
-        "row_a": pa.array((new_row - starts[shard_a]).astype(np.int32)),
-        "shard_b": pc.index_in(table.column("history"), value_set=pa.array(shards)).cast(pa.int32()),
-        "row_b": table.column("row"),
+        "shard_a": pc.index_in(table.column("history"), value_set=pa.array(shards)).cast(pa.int32()),
+        "row_a": table.column("row"),
+        "shard_b": pa.array(shard_b.astype(np.int32)),
+        "row_b": pa.array((new_row - starts[shard_b]).astype(np.int32)),
         "from_passages": table.column("from_passages"),
         "shared": table.column("shared"),
-        "size_a": table.column("size_new"),
-        "size_b": table.column("size_history"),
+        "size_a": table.column("size_history"),
+        "size_b": table.column("size_new"),
         "same_body": table.column("same_body"),
     }
     return shards, pa.table(columns, schema=schema.CANDIDATES).sort_by(
@@ -169,20 +170,22 @@ def batch_candidates(
     aligning, written to `out_path` (SURVIVORS); returns that path (None when no pair survives), and the batch rows
     and pairs screened."""
     c = cfg.candidates
-    signed = pa.concat_tables([pq.read_table(p, columns=["band_keys", "minhash"]) for p, _, _ in batch])
-    minhash = align.minhash_matrix(signed)
-    fingerprints, rows = passage_entries(batch, c.passage_sample)
-    old, new, from_passages = candidates.history_pairs(
-        candidates.band_key_matrix(signed),
-        minhash,
-        fingerprints,
-        rows,
-        _target(target_path),
-        c.max_bucket_size,
-        cfg.verify.min_signature_matches,
-        c.passage_min_shared,
-    )
-    s = _screening(batch, old, new, from_passages, minhash, _new_view(view_path, target_path), cfg)
+    with contextlib.ExitStack() as stack:
+        files = [stack.enter_context(pq.ParquetFile(path)) for path, _, _ in batch]  # for signatures, then shingles
+        signed = pa.concat_tables([file.read(columns=["band_keys", "minhash"]) for file in files])
+        minhash = align.minhash_matrix(signed)
+        fingerprints, rows = passage_entries(batch, c.passage_sample)
+        old, new, from_passages = candidates.history_pairs(
+            candidates.band_key_matrix(signed),
+            minhash,
+            fingerprints,
+            rows,
+            _target(target_path),
+            c.max_bucket_size,
+            cfg.verify.min_signature_matches,
+            c.passage_min_shared,
+        )
+        s = _screening(batch, files, old, new, from_passages, minhash, _new_view(view_path, target_path), cfg)
     parts = []
     for path, start, end in batch:
         lo, hi = np.searchsorted(old, [start, end])
@@ -199,6 +202,7 @@ def batch_candidates(
 
 def _screening(
     batch: list[tuple[Path, int, int]],
+    files: list[pq.ParquetFile],
     old: np.ndarray,
     new: np.ndarray,
     from_passages: np.ndarray,
@@ -209,12 +213,12 @@ def _screening(
     """`align.screen` of each pair (batch row `old` as a, new document `new` as b; `old` sorted), reading of each
     history shard only the shingles and body hashes of the row groups its pairs point into."""
     parts = [align.Screening(*(np.zeros(0, dtype=t) for t in (bool, np.int64, np.int64, np.int64, bool)))]
-    for path, start, end in batch:
+    for (_, start, end), file in zip(batch, files, strict=True):
         lo, hi = np.searchsorted(old, [start, end])
         if lo == hi:
             continue
         wanted = np.unique(old[lo:hi]) - start
-        table, positions = store.read_rows(path, wanted, ["body_hash", "shingles"])
+        table, positions = store.read_rows(file, wanted, ["body_hash", "shingles"])
         view = align.FeatureView.from_rows(table, positions)
         view.minhash = minhash[wanted + start]  # read already
         at = np.searchsorted(wanted, old[lo:hi] - start)
@@ -285,7 +289,7 @@ def passage_entries(batch: list[tuple[Path, int, int]], sample: int) -> tuple[np
     for path, start, _ in batch:
         index = store.read_passage_index(path, sample)
         if index is None:
-            fp, row = candidates.sampled_shingles(pq.read_table(path, columns=["shingles"]), sample)
+            fp, row = candidates.sampled_shingles(store.read_file(path, ["shingles"]), sample)
         else:
             fp, row = index.column("fingerprint").to_numpy(), index.column("row").to_numpy()
         fingerprints.append(fp)
@@ -301,7 +305,7 @@ def passage_fingerprints(batch: list[tuple[Path, int, int]], sample: int) -> np.
     for path, _, _ in batch:
         index = store.read_passage_index(path, sample, columns=["fingerprint"])
         if index is None:
-            fp, _ = candidates.sampled_shingles(pq.read_table(path, columns=["shingles"]), sample)
+            fp, _ = candidates.sampled_shingles(store.read_file(path, ["shingles"]), sample)
         else:
             fp = index.column("fingerprint").to_numpy()
         fingerprints.append(fp)

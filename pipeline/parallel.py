@@ -57,6 +57,19 @@ def featurize_shard(cfg: Config, output: str, run_id: str, number: int, raw_path
 # Shards whose candidates one work item verifies together: each other shard is read once per block instead of once
 # per shard (reads grow with shards squared over this), while memory holds the block's signatures and shingles.
 VERIFY_BLOCK = 8
+# The same for history shards, whose candidates come screened and few (only the rows they point at are read): a
+# block of many reads the new shards they pair with once for all of them.
+HISTORY_VERIFY_BLOCK = 64
+
+
+def verify_blocks(shards_a: list[int], new_shards: int) -> list[list[int]]:
+    """The shards with candidates on their `a` side (sorted) in blocks for `verify_block`: the run's own shards
+    (numbered below `new_shards`) by VERIFY_BLOCK, history shards by HISTORY_VERIFY_BLOCK."""
+    new = [s for s in shards_a if s < new_shards]
+    earlier = [s for s in shards_a if s >= new_shards]
+    return [new[i : i + VERIFY_BLOCK] for i in range(0, len(new), VERIFY_BLOCK)] + [
+        earlier[i : i + HISTORY_VERIFY_BLOCK] for i in range(0, len(earlier), HISTORY_VERIFY_BLOCK)
+    ]
 
 
 def verify_block(
@@ -66,23 +79,25 @@ def verify_block(
 
     Two reads: the screening columns (signatures, shingles) of the rows candidates point at, which settle nearly
     every candidate, then the alignment columns (token hashes, offsets, quotes) of the rows in the pairs left to
-    align. A shard outside the block is read only in the row groups candidates point into. Candidates screened
-    already (history's) go straight to alignment."""
+    align. A shard outside the block is read only in the row groups candidates point into, and the block's own
+    shards only when some of their candidates are not screened yet (history's come screened and go straight to
+    alignment)."""
     run = store.RunStore(output, run_id)
     cands = pq.read_table(candidates_path, filters=[("shard_a", "in", list(block))])
-    screened = {a: _shard_view(feature_paths[a], align.SCREENING_COLUMNS) for a in block}
     survivors: list[tuple[int, int, np.ndarray, np.ndarray, align.Screening]] = []
-    for shard_b in sorted(set(cands.column("shard_b").to_pylist())):
-        on_b = cands.filter(pc.equal(cands.column("shard_b"), shard_b))
-        if on_b.column("shared").null_count == 0:
-            for shard_a, rows_a, rows_b, group in _by_shard_a(on_b):
-                survivors.append((shard_a, shard_b, rows_a, rows_b, align.Screening.of_candidates(group)))
-            continue
+    for shard_b, on_b in _by_shard(cands.filter(pc.is_valid(cands.column("shared"))), "shard_b"):
+        for shard_a, group in _by_shard(on_b, "shard_a"):
+            rows_a, rows_b = group.column("row_a").to_numpy(), group.column("row_b").to_numpy()
+            survivors.append((shard_a, shard_b, rows_a, rows_b, align.Screening.of_candidates(group)))
+    unscreened = cands.filter(pc.is_null(cands.column("shared")))
+    screened = {a: _shard_view(feature_paths[a], align.SCREENING_COLUMNS) for a, _ in _by_shard(unscreened, "shard_a")}
+    for shard_b, on_b in _by_shard(unscreened, "shard_b"):
         if shard_b in screened:
             view_b, at_b = screened[shard_b], _identity
         else:
             view_b, at_b = _rows_view(feature_paths[shard_b], on_b.column("row_b").to_numpy(), align.SCREENING_COLUMNS)
-        for shard_a, rows_a, rows_b, group in _by_shard_a(on_b):
+        for shard_a, group in _by_shard(on_b, "shard_a"):
+            rows_a, rows_b = group.column("row_a").to_numpy(), group.column("row_b").to_numpy()
             passages = group.column("from_passages").to_numpy(zero_copy_only=False)
             screening = align.screen(screened[shard_a], view_b, rows_a, at_b(rows_b), cfg.verify, passages)
             if screening.worth.any():
@@ -104,11 +119,10 @@ def verify_block(
     return str(run.write_work(table, f"pairs-{block[0]:05d}.parquet"))
 
 
-def _by_shard_a(candidates: pa.Table) -> Iterator[tuple[int, np.ndarray, np.ndarray, pa.Table]]:
-    """(shard_a, row_a, row_b, the candidates) of each `a` shard in turn."""
-    for shard_a in sorted(set(candidates.column("shard_a").to_pylist())):
-        group = candidates.filter(pc.equal(candidates.column("shard_a"), shard_a))
-        yield shard_a, group.column("row_a").to_numpy(), group.column("row_b").to_numpy(), group
+def _by_shard(candidates: pa.Table, column: str) -> Iterator[tuple[int, pa.Table]]:
+    """(shard, its candidates) for each shard in `column` of the candidates, in shard order."""
+    for shard in sorted(set(candidates.column(column).to_pylist())):
+        yield shard, candidates.filter(pc.equal(candidates.column(column), shard))
 
 
 def _identity(rows: np.ndarray) -> np.ndarray:

@@ -225,9 +225,9 @@ def test_history_matching_leaves_only_the_screened_pairs_worth_aligning(tmp_path
     found = history.match([path], new_paths, cfg, run)
     assert found.shards == [str(path)] and found.rows >= 2 and found.pairs >= 2
     got = pq.read_table(found.candidates).to_pylist()
-    # (new shard, row) against history rows: the copy (n1 = shard 0, row 1) and the quoting story (n2 = shard 1,
-    # row 0), each with what screening learnt of it, and nothing else.
-    assert [(c["shard_a"], c["row_a"], c["shard_b"], c["row_b"]) for c in got] == [(0, 1, 0, 1), (1, 0, 0, 4)]
+    # History rows against (new shard, row): h1 and its copy (n1 = shard 0, row 1), h4 and the story quoting it
+    # (n2 = shard 1, row 0), each with what screening learnt of it, and nothing else.
+    assert [(c["shard_a"], c["row_a"], c["shard_b"], c["row_b"]) for c in got] == [(0, 1, 0, 1), (0, 4, 1, 0)]
     copy, quoting = got
     assert copy["same_body"] and copy["shared"] == copy["size_a"] == copy["size_b"] > 100
     assert not quoting["same_body"] and 40 < quoting["shared"] < min(quoting["size_a"], quoting["size_b"])

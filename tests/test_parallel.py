@@ -84,3 +84,12 @@ def test_verifying_in_blocks_finds_the_pairs_of_verifying_everything_at_once(tmp
 
     assert rows(got) == rows(want) and got.num_rows > 30
     assert {p[2] for p in rows(got)} == {"exact", "partial"}
+
+
+def test_verify_blocks_group_the_runs_shards_and_history_shards_apart():
+    from pipeline.parallel import HISTORY_VERIFY_BLOCK, VERIFY_BLOCK, verify_blocks
+
+    new, history = list(range(VERIFY_BLOCK + 3)), list(range(100, 100 + HISTORY_VERIFY_BLOCK + 1))
+    blocks = verify_blocks(new + history, new_shards=100)
+    assert blocks == [new[:VERIFY_BLOCK], new[VERIFY_BLOCK:], history[:-1], history[-1:]]
+    assert verify_blocks([], 5) == []
