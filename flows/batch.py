@@ -402,6 +402,7 @@ def _match_and_commit(
         unmapped(params), unmapped(run_id), unmapped(cand_path), unmapped(feature_paths), shard_groups
     )
     pair_paths = [path for f in pair_futures for path in f.result()]
+    _pool(run_id).release()  # no more work for the workers
     clock.lap("verify")
     resolved = resolve_task(params, run_id, pair_paths)
     clock.lap("resolve")

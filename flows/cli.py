@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import shutil
 import sys
@@ -43,21 +44,17 @@ def _parse_value(text: str) -> Any:
 
 def _run_flow(inputs: list[str], output: str, cfg: config_module.Config, verbose: bool) -> dict[str, Any]:
     prefect_env.configure(quiet=not verbose)
-    server = prefect_env.start_temporary_server()  # boots while Prefect and the pipeline are imported
-    try:
-        from flows import progress
-        from flows.batch import BatchParams, run_batch
+    with contextlib.ExitStack() as cleanup:
+        server = prefect_env.start_temporary_server()  # boots while Prefect and the pipeline are imported
+        if server is not None:
+            cleanup.callback(server.stop)
+        from flows import batch, progress
 
+        params = batch.BatchParams(inputs=inputs, output=output, config=cfg)
         if server is not None:
             server.wait_until_healthy()
-        reporter = progress.install()
-        try:
-            result = run_batch(BatchParams(inputs=inputs, output=output, config=cfg))
-        finally:
-            reporter.close()
-    finally:
-        if server is not None:
-            server.stop()
+        cleanup.callback(progress.install().close)
+        result = batch.run_batch(params)
     from flows.summary import gather, render
 
     if result.get("nothing_new"):
