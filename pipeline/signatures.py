@@ -17,7 +17,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
-from datasketch import MinHash
 
 from pipeline import kernels, schema
 from pipeline.config import Config
@@ -129,10 +128,13 @@ def shingle_fingerprints(shingles: np.ndarray, offsets: np.ndarray) -> tuple[np.
 
 @lru_cache(maxsize=8)
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """datasketch's affine32 permutation parameters (a, b) for `num_perm` and `seed`, taken from datasketch
-    itself so the two can never drift apart."""
-    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
-    return a.astype(np.uint32), b.astype(np.uint32)
+    """datasketch's affine32 permutation parameters (a, b) for `num_perm` and `seed`, drawn as datasketch draws
+    them (`MinHash._init_permutations`; tests compare both with datasketch's own). Not imported from it: importing
+    datasketch imports scipy, ~0.5 s in every worker process."""
+    generator = np.random.RandomState(seed)
+    a = generator.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)  # odd: bijective
+    b = generator.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
 
 
 def minhash_signatures(shingles: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int) -> np.ndarray:

@@ -396,10 +396,9 @@ class CommittedTexts:
         self._keys = np.zeros(0, dtype=np.uint64)
         if source is None:
             return
-        table = _arrow(self._con.sql(f"SELECT hash(doc_id) AS key, doc_id, text_hash FROM {source}"))
-        keys = table.column("key").to_numpy()
-        self._order = np.argsort(keys)
-        self._keys = keys[self._order]
+        # Sorted by DuckDB's parallel sort: numpy's argsort of a million keys took longer than the query.
+        table = _arrow(self._con.sql(f"SELECT hash(doc_id) AS key, doc_id, text_hash FROM {source} ORDER BY key"))
+        self._keys = table.column("key").to_numpy()
         self._ids, self._hashes = table.column("doc_id"), table.column("text_hash")
 
     def __len__(self) -> int:
@@ -416,9 +415,8 @@ class CommittedTexts:
         for i in np.flatnonzero(self._keys[position] == keys).tolist():
             at = int(position[i])
             while at < len(self._keys) and self._keys[at] == keys[i]:
-                row = int(self._order[at])
-                if self._ids[row].as_py() == doc_ids[i] and self._hashes[row].is_valid:
-                    found[doc_ids[i]] = self._hashes[row].as_py()
+                if self._ids[at].as_py() == doc_ids[i] and self._hashes[at].is_valid:
+                    found[doc_ids[i]] = self._hashes[at].as_py()
                     break
                 at += 1
         return found

@@ -158,3 +158,10 @@ def test_token_offsets_point_into_text_past_removed_chrome_and_datelines():
     ):
         from_text = [matching_tokens(text[a:b])[0] for a, b in zip(starts, ends, strict=True)]
         assert from_text == matching_tokens(body)
+
+
+@pytest.mark.parametrize("num_perm,seed", [(128, 1), (64, 7), (256, 2**31)])
+def test_permutations_are_datasketchs_own(num_perm, seed):
+    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+    mine = signatures.permutations(num_perm, seed)
+    assert [x.tolist() for x in mine] == [a.tolist(), b.tolist()] and mine[0].dtype == np.uint32
