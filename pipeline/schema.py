@@ -41,6 +41,15 @@ DOCUMENTS = pa.schema(
 
 # Internal per-shard matching features: never part of the output contract.
 
+# The features only alignment reads, a row at a time: kept in a file of their own beside each features shard (see
+# `store.TOKENS`), so reading one document's tokens decodes a small row group, not those of hundreds of documents.
+TOKEN_COLUMNS = ["tokens", "token_starts", "token_ends", "quotes"]
+
+
+def matching_fields(features: pa.Schema) -> pa.Schema:
+    """The features schema without `TOKEN_COLUMNS`: what makes two shards' features comparable."""
+    return pa.schema([f for f in features if f.name not in TOKEN_COLUMNS])
+
 
 def features_schema(num_perm: int, bands: int) -> pa.Schema:
     return pa.schema(

@@ -37,6 +37,9 @@ HISTORY = "_history"
 # Beside each history shard, its sampled shingle fingerprints sorted, with their rows: what a later run's passage
 # search reads instead of every shingle of every earlier document.
 PASSAGES = "_passages"
+# Beside each history shard, its `schema.TOKEN_COLUMNS` in small row groups: alignment reads a few rows of many
+# shards (shards written before these files existed hold the columns themselves).
+TOKENS = "_tokens"
 
 
 LOCK = ".wiretrace.lock"
@@ -201,6 +204,10 @@ class RunStore:
         """Where a features shard's passage index is written (committed with it)."""
         return self.staging / PASSAGES / f"{self.run_id}-{part}.parquet"
 
+    def tokens_path(self, part: str) -> Path:
+        """Where a features shard's token columns are written (committed with it)."""
+        return self.staging / TOKENS / f"{self.run_id}-{part}.parquet"
+
     def stage(self, table: str, data: pa.Table, part: str | None = None) -> Path:
         expected = schema.OUTPUT_TABLES[table]
         if not data.schema.equals(expected):
@@ -222,7 +229,7 @@ class RunStore:
         self._finish_commit()
 
     def _finish_commit(self) -> None:
-        for table in [*schema.OUTPUT_TABLES, HISTORY, PASSAGES]:
+        for table in [*schema.OUTPUT_TABLES, HISTORY, PASSAGES, TOKENS]:
             if table == "runs":
                 continue
             staged = self.staging / table
@@ -275,7 +282,8 @@ def _committed(root: Path, table: str, columns: str) -> list[tuple]:
 
 def history_files(root: str | Path, days: int, expected: pa.Schema, now: datetime | None = None) -> list[Path]:
     """Features shards of the committed runs that finished within the last `days` days and were made with the
-    same signature settings (a shard of other settings cannot be compared and is left out)."""
+    same signature settings (`expected`, a features schema: a shard of other settings cannot be compared and is left
+    out; where the token columns are kept does not matter)."""
     root = Path(root)
     now = now or datetime.now(UTC)
     recent = {
@@ -283,9 +291,9 @@ def history_files(root: str | Path, days: int, expected: pa.Schema, now: datetim
         for run_id, finished in _committed(root, "runs", "run_id, finished_at")
         if finished is not None and (now - finished).total_seconds() <= days * 86400
     }
-    files = []
+    files, wanted = [], schema.matching_fields(expected)
     for path in sorted((root / HISTORY).glob("*.parquet")) if (root / HISTORY).exists() else []:
-        if path.name.rsplit("-", 1)[0] in recent and pq.read_schema(path).equals(expected):
+        if path.name.rsplit("-", 1)[0] in recent and schema.matching_fields(pq.read_schema(path)).equals(wanted):
             files.append(path)
     return files
 
@@ -307,6 +315,25 @@ def read_file(path: str | Path, columns: list[str] | None = None) -> pa.Table:
     more per call, and a run against a large history reads thousands of files."""
     with pq.ParquetFile(path) as file:
         return file.read(columns=columns)
+
+
+def tokens_file(features_path: str | Path) -> Path:
+    """The file of a features shard's token columns (`TOKENS`): beside it, in a folder of its own."""
+    return Path(features_path).parent.parent / TOKENS / Path(features_path).name
+
+
+def read_feature_rows(path: str | Path, rows: np.ndarray, columns: list[str]) -> tuple[pa.Table, np.ndarray]:
+    """`read_rows` of a features shard, its token columns read from their own file when it has one: then the
+    table holds exactly `rows`, in order."""
+    tokens = [c for c in columns if c in schema.TOKEN_COLUMNS]
+    side = tokens_file(path)
+    if not tokens or not side.exists():
+        return read_rows(path, rows, columns)
+    rest = [c for c in columns if c not in tokens]
+    parts = [read_rows(side, rows, tokens)] + ([read_rows(path, rows, rest)] if rest else [])
+    picked = [table.take(pa.array(at)) for table, at in parts]
+    out = {name: t.column(name) for t in picked for name in t.column_names}
+    return pa.table({name: out[name] for name in columns}), np.arange(len(rows))
 
 
 def read_rows(

@@ -4,8 +4,10 @@ import json
 
 import duckdb
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
+from pipeline import schema
 from pipeline.config import Config
 from tests.conftest import corpus_docs, read_jsonl
 
@@ -153,6 +155,11 @@ def test_a_later_batch_grows_and_merges_earlier_clusters(prefect_harness, tmp_pa
     assert second["run_id"] > first["run_id"]
     assert 0 < second["counts"]["history_rows"] < 5  # the unrelated story of the first batch is not read again
     assert len(list((out / "_passages").glob("*.parquet"))) == 4  # each shard's passage index, committed with it
+    # ... and its token columns, in a file of their own
+    tokens = sorted((out / "_tokens").glob("*.parquet"))
+    assert [p.name for p in tokens] == sorted(p.name for p in (out / "_history").glob("*.parquet"))
+    assert pq.read_schema(tokens[0]).names == schema.TOKEN_COLUMNS
+    assert not set(schema.TOKEN_COLUMNS) & set(pq.read_schema(out / "_history" / tokens[0].name).names)
     cross = con.execute(
         f"SELECT doc_id_a, doc_id_b FROM '{out}/pairs/*.parquet' WHERE run_id = ?", [second["run_id"]]
     ).fetchall()

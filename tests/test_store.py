@@ -196,17 +196,43 @@ def test_history_holds_only_recent_runs_with_the_same_signature_settings(tmp_pat
     now = datetime(2026, 11, 21, 12, tzinfo=UTC)
     features = schema.features_schema(num_perm=16, bands=4)
     other = schema.features_schema(num_perm=32, bands=4)
-    for run_id, age_days, shard_schema in (("r1", 40, features), ("r2", 3, features), ("r3", 1, other)):
+    apart = schema.matching_fields(features)  # token columns in a file of their own, as runs now write them
+    runs = (("r1", 40, features), ("r2", 3, apart), ("r3", 1, other), ("r4", 2, features))
+    for run_id, age_days, shard_schema in runs:
         run = store.RunStore(tmp_path, run_id)
         run.prepare()
         store.write_parquet(shard_schema.empty_table(), run.history_path("00000"))
         run.commit({"run_id": run_id, "finished_at": now - timedelta(days=age_days), "status": "completed"})
-    names = [p.name for p in store.history_files(tmp_path, 30, features, now=now)]
-    assert names == ["r2-00000.parquet"]  # r1 is older than the window, r3 was signed with other settings
+    names = [p.name for p in store.history_files(tmp_path, 30, apart, now=now)]
+    # r1 is older than the window, r3 was signed with other settings; r4 (tokens inline, as older versions wrote
+    # them) compares with r2.
+    assert names == ["r2-00000.parquet", "r4-00000.parquet"]
     assert [p.name for p in store.history_files(tmp_path, 60, features, now=now)] == [
         "r1-00000.parquet",
         "r2-00000.parquet",
+        "r4-00000.parquet",
     ]
+
+
+def test_feature_rows_read_the_token_columns_from_their_own_file_when_there_is_one(tmp_path):
+    import numpy as np
+
+    table = pa.table(
+        {
+            "doc_id": [f"d{i}" for i in range(10)],
+            "tokens": [[i, i + 1] for i in range(10)],
+            "quotes": [[i] * (i % 3) for i in range(10)],
+        }
+    )
+    inline = store.write_parquet(table, tmp_path / "_history" / "a.parquet", row_group_size=4)
+    apart = store.write_parquet(table.select(["doc_id"]), tmp_path / "_history" / "b.parquet", row_group_size=4)
+    store.write_parquet(table.select(["tokens", "quotes"]), store.tokens_file(apart), row_group_size=2)
+    rows = np.array([7, 2, 9])
+    for path in (inline, apart):
+        read, at = store.read_feature_rows(path, rows, ["doc_id", "tokens", "quotes"])
+        assert read.take(at).to_pylist() == table.take(rows).to_pylist()
+    alone, at = store.read_feature_rows(apart, rows, ["quotes"])
+    assert alone.take(at).column("quotes").to_pylist() == [[7], [2, 2], []]
 
 
 def test_read_rows_reads_only_the_row_groups_holding_the_rows(tmp_path):
