@@ -10,6 +10,7 @@ workers, not with the corpus.
 from __future__ import annotations
 
 import multiprocessing
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
@@ -51,7 +52,7 @@ def featurize_shard(cfg: Config, output: str, run_id: str, number: int, raw_path
         dictionary=False,
     )
     store.write_parquet(
-        features.select(schema.TOKEN_COLUMNS),
+        features.select(schema.TOKENS_FILE_COLUMNS),
         run.tokens_path(f"{number:05d}"),
         row_group_size=TOKENS_ROW_GROUP,
         compression=HISTORY_COMPRESSION,
@@ -69,8 +70,9 @@ def featurize_shard(cfg: Config, output: str, run_id: str, number: int, raw_path
 # per shard (reads grow with shards squared over this), while memory holds the block's signatures and shingles.
 VERIFY_BLOCK = 8
 # The same for history shards, whose candidates come screened and few (only the rows they point at are read): a
-# block of many reads the new shards they pair with once for all of them.
-HISTORY_VERIFY_BLOCK = 64
+# block of many reads the new shards they pair with once for all of them (each block reads nearly every new row:
+# 8 blocks of 64 read them 8 times over at 1M history).
+HISTORY_VERIFY_BLOCK = 256
 
 
 def verify_blocks(shards_a: list[int], new_shards: int) -> list[list[int]]:
@@ -117,11 +119,14 @@ def verify_block(
     del screened
     # Alignment reads token hashes, offsets and quotes of the survivors only: what screening learnt of each pair
     # (shared shingles, sizes, same body) travels with it, so no shingle is read twice.
-    views: dict[int, tuple[align.FeatureView, Callable[[np.ndarray], np.ndarray]]] = {}
-    for shard in sorted({s[0] for s in survivors} | {s[1] for s in survivors}):
-        rows = [r_a for a, _, r_a, _, _ in survivors if a == shard]
-        rows += [r_b for _, b, _, r_b, _ in survivors if b == shard]
-        views[shard] = _rows_view(feature_paths[shard], np.concatenate(rows), align.ALIGNMENT_COLUMNS)
+    wanted: dict[int, list[np.ndarray]] = defaultdict(list)
+    for shard_a, shard_b, rows_a, rows_b, _ in survivors:
+        wanted[shard_a].append(rows_a)
+        wanted[shard_b].append(rows_b)
+    views = {
+        shard: _rows_view(feature_paths[shard], np.concatenate(rows), align.ALIGNMENT_COLUMNS)
+        for shard, rows in sorted(wanted.items())
+    }
     parts = []
     for shard_a, shard_b, rows_a, rows_b, screening in survivors:
         (view_a, at_a), (view_b, at_b) = views[shard_a], views[shard_b]

@@ -44,6 +44,8 @@ DOCUMENTS = pa.schema(
 # The features only alignment reads, a row at a time: kept in a file of their own beside each features shard (see
 # `store.TOKENS`), so reading one document's tokens decodes a small row group, not those of hundreds of documents.
 TOKEN_COLUMNS = ["tokens", "token_starts", "token_ends", "quotes"]
+# What that file holds: the token columns and, again, the document ids, so that alignment reads one file.
+TOKENS_FILE_COLUMNS = ["doc_id", *TOKEN_COLUMNS]
 
 
 def matching_fields(features: pa.Schema) -> pa.Schema:

@@ -323,12 +323,12 @@ def tokens_file(features_path: str | Path) -> Path:
 
 
 def read_feature_rows(path: str | Path, rows: np.ndarray, columns: list[str]) -> tuple[pa.Table, np.ndarray]:
-    """`read_rows` of a features shard, its token columns read from their own file when it has one: then the
-    table holds exactly `rows`, in order."""
-    tokens = [c for c in columns if c in schema.TOKEN_COLUMNS]
+    """`read_rows` of a features shard, its token columns (and the ids beside them) read from their own file when
+    it has one: then the table holds exactly `rows`, in order."""
     side = tokens_file(path)
-    if not tokens or not side.exists():
+    if not set(columns) & set(schema.TOKEN_COLUMNS) or not side.exists():
         return read_rows(path, rows, columns)
+    tokens = [c for c in columns if c in schema.TOKENS_FILE_COLUMNS]
     rest = [c for c in columns if c not in tokens]
     parts = [read_rows(side, rows, tokens)] + ([read_rows(path, rows, rest)] if rest else [])
     picked = [table.take(pa.array(at)) for table, at in parts]

@@ -158,7 +158,7 @@ def test_a_later_batch_grows_and_merges_earlier_clusters(prefect_harness, tmp_pa
     # ... and its token columns, in a file of their own
     tokens = sorted((out / "_tokens").glob("*.parquet"))
     assert [p.name for p in tokens] == sorted(p.name for p in (out / "_history").glob("*.parquet"))
-    assert pq.read_schema(tokens[0]).names == schema.TOKEN_COLUMNS
+    assert pq.read_schema(tokens[0]).names == schema.TOKENS_FILE_COLUMNS
     assert not set(schema.TOKEN_COLUMNS) & set(pq.read_schema(out / "_history" / tokens[0].name).names)
     cross = con.execute(
         f"SELECT doc_id_a, doc_id_b FROM '{out}/pairs/*.parquet' WHERE run_id = ?", [second["run_id"]]
