@@ -86,27 +86,36 @@ def passage_index(features: pa.Table, sample: int) -> pa.Table:
     return table.replace_schema_metadata({"passage_sample": str(sample)})
 
 
-def occurrences(values: np.ndarray, fingerprints: np.ndarray, flags: np.ndarray | None = None) -> np.ndarray:
-    """How often each of `values` (sorted, distinct) occurs in `fingerprints`; `flags`, the `presence_filter` of
-    `values` when already built, spares the binary search of fingerprints it rules out."""
+def value_matches(
+    values: np.ndarray, fingerprints: np.ndarray, flags: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(index into `fingerprints`, index into `values`) of each fingerprint found among `values` (sorted,
+    distinct); `flags`, the `presence_filter` of `values` when already built, spares the binary search of
+    fingerprints it rules out."""
     if len(values) == 0:
-        return np.zeros(0, dtype=np.int64)
-    if flags is not None:
-        fingerprints = fingerprints[maybe_in(flags, fingerprints)]
-    pos = np.minimum(np.searchsorted(values, fingerprints), len(values) - 1)
-    return np.bincount(pos[values[pos] == fingerprints], minlength=len(values))
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    maybe = maybe_in(flags, fingerprints) if flags is not None else np.arange(len(fingerprints))
+    pos = np.minimum(np.searchsorted(values, fingerprints[maybe]), len(values) - 1)
+    found = values[pos] == fingerprints[maybe]
+    return maybe[found], pos[found]
+
+
+def occurrences(values: np.ndarray, fingerprints: np.ndarray, flags: np.ndarray | None = None) -> np.ndarray:
+    """How often each of `values` (sorted, distinct) occurs in `fingerprints` (see `value_matches`)."""
+    return np.bincount(value_matches(values, fingerprints, flags)[1], minlength=len(values))
 
 
 @dataclass
 class MatchTarget:
     """What earlier runs' documents are matched against: the new documents' band keys and signatures (documents
-    with shingles only), and their sampled shingles that are rare across history and new documents together, as
-    `passage_fp` (sorted) with the new document holding each in `passage_doc`."""
+    with shingles only, numbered in that order), and, for each of their distinct sampled shingles (sorted), the new
+    documents holding it when it is rare across history and new documents together (`passage_docs[
+    passage_offsets[v] : passage_offsets[v + 1]]`; none when it is common)."""
 
     keys: np.ndarray
     minhash: np.ndarray
-    passage_fp: np.ndarray
-    passage_doc: np.ndarray
+    passage_offsets: np.ndarray
+    passage_docs: np.ndarray
 
     @cached_property
     def sorted_keys(self) -> tuple[np.ndarray, np.ndarray]:
@@ -120,11 +129,6 @@ class MatchTarget:
     def key_filter(self) -> np.ndarray:
         """`presence_filter` of every band key of the new documents."""
         return presence_filter(self.keys.ravel())
-
-    @cached_property
-    def passage_filter(self) -> np.ndarray:
-        """`presence_filter` of the new documents' rare sampled shingles."""
-        return presence_filter(self.passage_fp)
 
 
 # Low bits of a hash that index a presence filter: 2**24 flags (16 MB), so a million new values leave most unset.
@@ -173,41 +177,45 @@ def band_pairs(keys: np.ndarray, target: MatchTarget, max_bucket_size: int) -> t
 def history_pairs(
     keys: np.ndarray,
     minhash: np.ndarray,
-    fingerprints: np.ndarray,
-    rows: np.ndarray,
+    entry_rows: np.ndarray,
+    entry_values: np.ndarray,
     target: MatchTarget,
     max_bucket_size: int,
     min_signature_matches: int,
     min_shared: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The candidate pairs of an earlier run's rows (band keys, signatures, and its passage index as `fingerprints`
-    with their `rows`) with the new documents, as (row, new document, from_passages), sorted, each pair once.
+    """The candidate pairs of an earlier run's rows (band keys, signatures, and the sampled shingles they share with
+    new documents: row `entry_rows[i]` holds the target's sampled shingle number `entry_values[i]`) with the new
+    documents, as (row, new document, from_passages), sorted, each pair once.
 
     A pair is an LSH candidate (a shared band key) whose signatures agree in at least `min_signature_matches`
     places (verification drops the others), or else a passage candidate (at least `min_shared` rare sampled shingles
     in common, `from_passages`). A pair LSH finds is not a passage candidate, as in `candidate_table`. Stock
     phrases, common everywhere, make no pair."""
-    n_new = max(len(target.keys), int(target.passage_doc.max()) + 1 if len(target.passage_doc) else 0)
+    n_new = len(target.keys)
     old, new = band_pairs(keys, target, max_bucket_size)
     lsh = np.unique(old.astype(np.int64) * n_new + new)
     agree = kernels.signature_agreements(minhash, lsh // n_new, target.minhash, lsh % n_new) >= min_signature_matches
-    passage = np.zeros(0, dtype=np.int64)
-    if len(target.passage_fp) and len(fingerprints):
-        # One band: the sampled shingles, matched against the new documents' rare ones.
-        entry, doc = kernels.band_matches(
-            fingerprints.reshape(-1, 1),
-            target.passage_filter,
-            target.passage_fp.reshape(1, -1),
-            target.passage_doc.reshape(1, -1),
-            len(target.passage_fp),
-        )
-        codes, shared = np.unique(rows[entry].astype(np.int64) * n_new + doc, return_counts=True)
-        passage = codes[shared >= min_shared]
-        passage = passage[~in_sorted(lsh, passage)]
+    rows, docs = _holders(entry_rows, entry_values, target.passage_offsets, target.passage_docs)
+    codes, shared = np.unique(rows * n_new + docs, return_counts=True)
+    passage = codes[shared >= min_shared]
+    passage = passage[~in_sorted(lsh, passage)]
     codes = np.concatenate([lsh[agree], passage])
     from_passages = np.concatenate([np.zeros(int(agree.sum()), dtype=bool), np.ones(len(passage), dtype=bool)])
     order = np.argsort(codes, kind="stable")
     return codes[order] // n_new, codes[order] % n_new, from_passages[order]
+
+
+def _holders(
+    rows: np.ndarray, values: np.ndarray, offsets: np.ndarray, docs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(row, document) once for each document `docs[offsets[v] : offsets[v + 1]]` holding value v = values[i] of
+    row rows[i]."""
+    counts = offsets[values + 1] - offsets[values]
+    total = int(counts.sum())
+    firsts = np.cumsum(counts) - counts
+    at = np.arange(total) - np.repeat(firsts - offsets[values], counts)
+    return np.repeat(rows.astype(np.int64), counts), docs[at].astype(np.int64)
 
 
 def passage_pairs(

@@ -1,14 +1,15 @@
 """History: the candidate pairs of a run's new documents with earlier runs' documents, screened where they lie.
 
-Every run leaves its features (signatures, band keys, token hashes) in `output/_history/` and, beside each shard, a
-passage index in `output/_passages/`. A later run reads history a batch of shards at a time, twice: first the
-passage indexes alone, to count how many earlier documents hold each of the new documents' sampled shingles (stock
-phrases are common and link nothing); then band keys, signatures and passage indexes, to find each batch's
-candidate pairs with new documents (a shared band key and enough agreeing signature values, or enough rare sampled
-shingles in common). The batch then screens its pairs at once against the new documents' shingles, reading only
-the row groups that hold them: nearly every candidate stops there (stock phrases shared by chance), so what leaves
-history is the few pairs worth aligning, as candidates on the history shards in place. Memory stays bounded by the
-batch size and the run's new documents, not by the history size.
+Every run leaves its features (signatures, band keys, shingles) in `output/_history/` and, beside each shard, a
+passage index in `output/_passages/` and its token columns in `output/_tokens/`. A later run reads history a batch
+of shards at a time, twice: first the passage indexes, to count how many earlier documents hold each of the new
+documents' sampled shingles (stock phrases are common and link nothing), noting which rows hold which; then band
+keys and signatures, to find each batch's candidate pairs with new documents (a shared band key and enough
+agreeing signature values, or enough rare sampled shingles in common). The batch then screens its pairs at once
+against the new documents' shingles, reading only the row groups that hold them: nearly every candidate stops
+there (stock phrases shared by chance), so what leaves history is the few pairs worth aligning, as candidates on
+the history shards in place. Memory stays bounded by the batch size and the run's new documents, not by the
+history size.
 """
 
 from __future__ import annotations
@@ -74,13 +75,18 @@ def match(
     sampled_fp, sampled_doc = candidates.sampled_across(new if c.passage_sample else [], c.passage_sample)
     values, df = np.unique(sampled_fp, return_counts=True)
     values_path = str(_write_arrays(run.work_path("new-sampled.npz"), values=values))
-    for counts in each(batch_occurrences, [(batch, c.passage_sample, values_path) for batch in batches]):
+    entries = [str(run.work_path(f"history-entries-{number:05d}.npz")) for number in range(len(batches))]
+    items = [(batch, c.passage_sample, values_path, path) for batch, path in zip(batches, entries, strict=True)]
+    for counts in each(batch_occurrences, items):
         df += counts
         on_step()
     common = pa.table({"fingerprint": pa.array(values[df > c.passage_max_df], pa.uint64())})
     common_path = str(run.write_work(common, "common-shingles.parquet"))
-    rare = candidates.in_sorted(values[df <= c.passage_max_df], sampled_fp)
-    order = np.argsort(sampled_fp[rare], kind="stable")
+    # Each sampled shingle's holders among the new documents, for the rare ones only.
+    value = np.searchsorted(values, sampled_fp)
+    held = np.flatnonzero(df[value] <= c.passage_max_df)
+    held = held[np.argsort(value[held], kind="stable")]
+    holders = np.concatenate([[0], np.cumsum(np.bincount(value[held], minlength=len(values)))])
     docs = np.flatnonzero(active)
     chunks = [chunk for t in new for chunk in t.column("shingles").chunks]
     shingles, offsets = align.gathered_lists(pa.chunked_array(chunks), docs)
@@ -88,8 +94,8 @@ def match(
         run.work_path("match-target.npz"),
         keys=np.concatenate([candidates.band_key_matrix(t) for t in new])[active],
         minhash=np.concatenate([align.minhash_matrix(t) for t in new])[active],
-        passage_fp=sampled_fp[rare][order],
-        passage_doc=place[sampled_doc[rare][order]],
+        passage_offsets=holders,
+        passage_docs=place[sampled_doc[held]],
     )
     view_path = _write_arrays(
         run.work_path("match-view.npz"),
@@ -98,8 +104,8 @@ def match(
         body_hashes=np.concatenate([t.column("body_hash").to_numpy() for t in new])[active],
     )
     items = [
-        (batch, cfg, str(target_path), str(view_path), str(run.work_path(f"history-{number:05d}.parquet")))
-        for number, batch in enumerate(batches)
+        (batch, cfg, str(target_path), str(view_path), entries[n], str(run.work_path(f"history-{n:05d}.parquet")))
+        for n, batch in enumerate(batches)
     ]
     found, rows, pairs = [], 0, 0
     for path, batch_rows, batch_pairs in each(batch_candidates, items):
@@ -141,10 +147,17 @@ def _history_candidates(found: list[pa.Table], docs: np.ndarray, starts: np.ndar
     )
 
 
-def batch_occurrences(batch: list[tuple[Path, int, int]], sample: int, values_path: str) -> np.ndarray:
-    """How many documents of a batch of history shards hold each of the new documents' sampled shingles."""
+def batch_occurrences(
+    batch: list[tuple[Path, int, int]], sample: int, values_path: str, entries_path: str
+) -> np.ndarray:
+    """How many documents of a batch of history shards hold each of the new documents' sampled shingles (`values`);
+    which rows hold which is written to `entries_path` (`rows`, `values`: numbers of the batch row and the value)
+    for the batch's matching pass, which then reads no passage index again."""
     values = _read_arrays(values_path)["values"]
-    return candidates.occurrences(values, passage_fingerprints(batch, sample), _presence(values_path))
+    fingerprints, rows = passage_entries(batch, sample)
+    found, value = candidates.value_matches(values, fingerprints, _presence(values_path))
+    _write_arrays(Path(entries_path), rows=rows[found].astype(np.int32), values=value.astype(np.int32))
+    return np.bincount(value, minlength=len(values))
 
 
 # What a batch writes of each candidate pair worth aligning: the history row, the new document, and what screening
@@ -164,22 +177,22 @@ SURVIVORS = pa.schema(
 
 
 def batch_candidates(
-    batch: list[tuple[Path, int, int]], cfg: Config, target_path: str, view_path: str, out_path: str
+    batch: list[tuple[Path, int, int]], cfg: Config, target_path: str, view_path: str, entries_path: str, out_path: str
 ) -> tuple[str | None, int, int]:
-    """A batch's candidate pairs with the new documents (`candidates.history_pairs`) that screening finds worth
-    aligning, written to `out_path` (SURVIVORS); returns that path (None when no pair survives), and the batch rows
-    and pairs screened."""
+    """A batch's candidate pairs with the new documents (`candidates.history_pairs`, its sampled shingles that
+    new documents hold read from `entries_path`) that screening finds worth aligning, written to `out_path`
+    (SURVIVORS); returns that path (None when no pair survives), and the batch rows and pairs screened."""
     c = cfg.candidates
+    entries = _read_entries(entries_path)
     with contextlib.ExitStack() as stack:
         files = [stack.enter_context(pq.ParquetFile(path)) for path, _, _ in batch]  # for signatures, then shingles
         signed = pa.concat_tables([file.read(columns=["band_keys", "minhash"]) for file in files])
         minhash = align.minhash_matrix(signed)
-        fingerprints, rows = passage_entries(batch, c.passage_sample)
         old, new, from_passages = candidates.history_pairs(
             candidates.band_key_matrix(signed),
             minhash,
-            fingerprints,
-            rows,
+            entries["rows"],
+            entries["values"],
             _target(target_path),
             c.max_bucket_size,
             cfg.verify.min_signature_matches,
@@ -240,6 +253,14 @@ def _read_arrays(path: str) -> dict[str, np.ndarray]:
         return {name: data[name] for name in data.files}
 
 
+def _read_entries(path: str) -> dict[str, np.ndarray]:
+    """A batch's entries (see `batch_occurrences`), read once: the file is deleted, it serves no one else."""
+    with np.load(path) as data:
+        entries = {name: data[name] for name in data.files}
+    Path(path).unlink()
+    return entries
+
+
 @lru_cache(maxsize=2)
 def _presence(values_path: str) -> np.ndarray:
     """The presence filter of the sorted values in `values_path`, built once per worker process."""
@@ -295,18 +316,3 @@ def passage_entries(batch: list[tuple[Path, int, int]], sample: int) -> tuple[np
         fingerprints.append(fp)
         rows.append(row.astype(np.int64) + start)
     return np.concatenate(fingerprints), np.concatenate(rows)
-
-
-def passage_fingerprints(batch: list[tuple[Path, int, int]], sample: int) -> np.ndarray:
-    """The fingerprints of `passage_entries` alone (counting them needs no rows: a third less to read)."""
-    if not sample:
-        return np.zeros(0, dtype=np.uint64)
-    fingerprints = []
-    for path, _, _ in batch:
-        index = store.read_passage_index(path, sample, columns=["fingerprint"])
-        if index is None:
-            fp, _ = candidates.sampled_shingles(store.read_file(path, ["shingles"]), sample)
-        else:
-            fp = index.column("fingerprint").to_numpy()
-        fingerprints.append(fp)
-    return np.concatenate(fingerprints)

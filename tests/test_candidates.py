@@ -155,13 +155,26 @@ def test_history_pairs_are_those_that_can_become_a_verified_pair_with_a_new_docu
     fp, rows = index.column("fingerprint").to_numpy(), index.column("row").to_numpy()
     keys = candidates.band_key_matrix(history)
 
+    values = np.array([8, 12, 16], dtype=np.uint64)  # the new documents' sampled shingles, sorted
+    found, value = candidates.value_matches(values, fp)
+    assert (fp[found].tolist(), value.tolist()) == ([8, 12, 12], [0, 1, 1])
+    assert candidates.occurrences(values, fp).tolist() == [1, 2, 0]
+    assert candidates.occurrences(values, fp, candidates.presence_filter(values)).tolist() == [1, 2, 0]
+
+    one_key = candidates.band_key_matrix(new)
+
+    def target(holders, new_keys=one_key, new_minhashes=new_minhash):
+        """A match target whose sampled shingle i is rare and held by the new documents holders[i]."""
+        offsets = np.concatenate([[0], np.cumsum([len(h) for h in holders])])
+        docs = np.array([d for h in holders for d in h], dtype=np.int64)
+        return candidates.MatchTarget(new_keys, new_minhashes, offsets, docs)
+
     def kept(rare, min_shared=1):
         """(history row, from_passages) of each pair with the one new document."""
-        fp_new = np.array(rare, dtype=np.uint64)
-        target = candidates.MatchTarget(
-            candidates.band_key_matrix(new), new_minhash, fp_new, np.zeros(len(fp_new), np.int64)
+        holders = [[0] if v in rare else [] for v in values.tolist()]
+        old, doc, passages = candidates.history_pairs(
+            keys, minhash, rows[found], value, target(holders), 200, 4, min_shared
         )
-        old, doc, passages = candidates.history_pairs(keys, minhash, fp, rows, target, 200, 4, min_shared)
         assert not doc.any()
         return list(zip(old.tolist(), passages.tolist(), strict=True))
 
@@ -173,14 +186,14 @@ def test_history_pairs_are_those_that_can_become_a_verified_pair_with_a_new_docu
     # A shingle that is not rare (a stock phrase) makes no pair.
     assert kept([8]) == [(0, False), (4, True)]
     assert kept([]) == [(0, False)]
-    values = np.array([8, 12, 16], dtype=np.uint64)
-    assert candidates.occurrences(values, fp).tolist() == [1, 2, 0]
-    assert candidates.occurrences(values, fp, candidates.presence_filter(values)).tolist() == [1, 2, 0]
     # Two rare shingles held by two different new documents: one shared with each is not a passage candidate.
-    split = candidates.MatchTarget(
-        candidates.band_key_matrix(new), new_minhash, np.array([8, 12], np.uint64), np.array([0, 1], np.int64)
-    )
-    assert 4 not in candidates.history_pairs(keys, minhash, fp, rows, split, 200, 4, 2)[0].tolist()
+    two_keys = np.vstack([candidates.band_key_matrix(new), np.zeros((1, 2), np.uint64)])
+    split = target([[0], [1], []], two_keys, np.vstack([new_minhash, new_minhash]))
+    old, doc, _ = candidates.history_pairs(keys, minhash, rows[found], value, split, 200, 4, 2)
+    assert 4 not in old.tolist()
+    both = target([[0, 1], [0, 1], []], two_keys, np.vstack([new_minhash, new_minhash]))
+    old, doc, _ = candidates.history_pairs(keys, minhash, rows[found], value, both, 200, 4, 2)
+    assert {(4, 0), (4, 1)} <= set(zip(old.tolist(), doc.tolist(), strict=True))
 
 
 def test_band_pairs_equal_brute_force_and_skip_crowded_buckets():
@@ -188,9 +201,8 @@ def test_band_pairs_equal_brute_force_and_skip_crowded_buckets():
     keys = rng.integers(0, 12, size=(40, 3)).astype(np.uint64)
     new_keys = rng.integers(0, 12, size=(25, 3)).astype(np.uint64)
     new_keys[:, 2] = 7  # every new document shares one key in band 2: a crowded bucket
-    target = candidates.MatchTarget(
-        new_keys, np.zeros((25, 1), np.uint32), np.zeros(0, np.uint64), np.zeros(0, np.int64)
-    )
+    no_passages = np.zeros(1, np.int64), np.zeros(0, np.int64)
+    target = candidates.MatchTarget(new_keys, np.zeros((25, 1), np.uint32), *no_passages)
     old, new = candidates.band_pairs(keys, target, max_bucket_size=10)
     want = sorted(
         (i, j)
