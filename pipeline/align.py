@@ -369,7 +369,7 @@ def verify_pairs(
 
 
 # What aligning a screened pair reads (views of these columns alone carry no shingles or signatures).
-ALIGNMENT_COLUMNS = ["doc_id", "tokens", "token_starts", "token_ends", "quotes"]
+ALIGNMENT_COLUMNS = schema.TOKENS_FILE_COLUMNS
 
 
 @gc_paused

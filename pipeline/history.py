@@ -82,14 +82,7 @@ def match(
         on_step()
     common = pa.table({"fingerprint": pa.array(values[df > c.passage_max_df], pa.uint64())})
     common_path = str(run.write_work(common, "common-shingles.parquet"))
-    # Each sampled shingle's holders among the new documents, for the rare ones only.
-    value = np.searchsorted(values, sampled_fp)
-    held = np.flatnonzero(df[value] <= c.passage_max_df)
-    held = held[np.argsort(value[held], kind="stable")]
-    holders = np.concatenate([[0], np.cumsum(np.bincount(value[held], minlength=len(values)))])
-    docs = np.flatnonzero(active)
-    chunks = [chunk for t in new for chunk in t.column("shingles").chunks]
-    shingles, offsets = align.gathered_lists(pa.chunked_array(chunks), docs)
+    holders, held = _rare_holders(values, df <= c.passage_max_df, sampled_fp)
     target_path = _write_arrays(
         run.work_path("match-target.npz"),
         keys=np.concatenate([candidates.band_key_matrix(t) for t in new])[active],
@@ -97,12 +90,7 @@ def match(
         passage_offsets=holders,
         passage_docs=place[sampled_doc[held]],
     )
-    view_path = _write_arrays(
-        run.work_path("match-view.npz"),
-        shingle_values=shingles,
-        shingle_offsets=offsets,
-        body_hashes=np.concatenate([t.column("body_hash").to_numpy() for t in new])[active],
-    )
+    view_path = _write_arrays(run.work_path("match-view.npz"), **_screening_arrays(new, active))
     items = [
         (batch, cfg, str(target_path), str(view_path), entries[n], str(run.work_path(f"history-{n:05d}.parquet")))
         for n, batch in enumerate(batches)
@@ -117,8 +105,27 @@ def match(
     for cached in (_target, _new_view, _presence, _read_arrays):
         cached.cache_clear()
     starts = np.cumsum([0] + [t.num_rows for t in new])
-    shards, table = _history_candidates(found, docs, starts)
+    shards, table = _history_candidates(found, np.flatnonzero(active), starts)
     return HistoryMatch(shards, str(run.write_work(table, "history-candidates.parquet")), common_path, rows, pairs)
+
+
+def _rare_holders(values: np.ndarray, rare: np.ndarray, sampled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each of `values` (sorted, distinct; `rare` flags each), the entries of `sampled` (the new documents'
+    sampled shingles, one entry per document holding one) that hold it, rare values only: entries
+    held[offsets[v] : offsets[v + 1]] hold value v."""
+    value = np.searchsorted(values, sampled)
+    held = np.flatnonzero(rare[value])
+    held = held[np.argsort(value[held], kind="stable")]
+    return np.concatenate([[0], np.cumsum(np.bincount(value[held], minlength=len(values)))]), held
+
+
+def _screening_arrays(new: list[pa.Table], active: np.ndarray) -> dict[str, np.ndarray]:
+    """The shingles (values and offsets) and body hashes of the `active` rows across the new features tables: what
+    screening reads of the new side of a pair (`_new_view`)."""
+    chunks = [chunk for table in new for chunk in table.column("shingles").chunks]
+    values, offsets = align.gathered_lists(pa.chunked_array(chunks), np.flatnonzero(active))
+    hashes = np.concatenate([table.column("body_hash").to_numpy() for table in new])[active]
+    return {"shingle_values": values, "shingle_offsets": offsets, "body_hashes": hashes}
 
 
 def _history_candidates(found: list[pa.Table], docs: np.ndarray, starts: np.ndarray) -> tuple[list[str], pa.Table]:
