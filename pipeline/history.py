@@ -76,7 +76,10 @@ def match(
     values, df = np.unique(sampled_fp, return_counts=True)
     values_path = str(_write_arrays(run.work_path("new-sampled.npz"), values=values))
     entries = [str(run.work_path(f"history-entries-{number:05d}.npz")) for number in range(len(batches))]
-    items = [(batch, c.passage_sample, values_path, path) for batch, path in zip(batches, entries, strict=True)]
+    items = [
+        (batch, c.passage_sample, c.passage_max_df, values_path, path)
+        for batch, path in zip(batches, entries, strict=True)
+    ]
     for counts in each(batch_occurrences, items):
         df += counts
         on_step()
@@ -155,16 +158,19 @@ def _history_candidates(found: list[pa.Table], docs: np.ndarray, starts: np.ndar
 
 
 def batch_occurrences(
-    batch: list[tuple[Path, int, int]], sample: int, values_path: str, entries_path: str
+    batch: list[tuple[Path, int, int]], sample: int, max_df: int, values_path: str, entries_path: str
 ) -> np.ndarray:
     """How many documents of a batch of history shards hold each of the new documents' sampled shingles (`values`);
     which rows hold which is written to `entries_path` (`rows`, `values`: numbers of the batch row and the value)
-    for the batch's matching pass, which then reads no passage index again."""
+    for the batch's matching pass, which then reads no passage index again. Values this batch alone holds more than
+    `max_df` times are common whatever the rest holds: their rows are left out (half the entries at 1M history)."""
     values = _read_arrays(values_path)["values"]
     fingerprints, rows = passage_entries(batch, sample)
     found, value = candidates.value_matches(values, fingerprints, _presence(values_path))
-    _write_arrays(Path(entries_path), rows=rows[found].astype(np.int32), values=value.astype(np.int32))
-    return np.bincount(value, minlength=len(values))
+    counts = np.bincount(value, minlength=len(values))
+    rare = counts[value] <= max_df
+    _write_arrays(Path(entries_path), rows=rows[found[rare]].astype(np.int32), values=value[rare].astype(np.int32))
+    return counts
 
 
 # What a batch writes of each candidate pair worth aligning: the history row, the new document, and what screening
