@@ -206,8 +206,9 @@ def main() -> None:
         ).fetchall()[0][0]
         print(
             f"incremental run: {args.new:,} new against {hist_docs:,} history documents in {second:.1f} s "
-            f"({args.new / second:,.0f} docs/s); {counts.get('history_rows', 0):,} history rows kept by pruning; "
-            f"{counts.get('candidates', 0):,} candidates, {counts.get('pairs', 0):,} pairs, {cross:,} across runs; "
+            f"({args.new / second:,.0f} docs/s); {counts.get('history_candidates', 0):,} candidate pairs with "
+            f"{counts.get('history_rows', 0):,} history documents screened in history; {counts.get('candidates', 0):,} "
+            f"candidates verified, {counts.get('pairs', 0):,} pairs, {cross:,} across runs; "
             f"{counts.get('clusters_grown', 0):,} earlier clusters grown, {counts.get('cluster_merges', 0):,} merged"
         )
         ratio = second / (first * args.new / args.history)
