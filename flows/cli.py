@@ -52,10 +52,12 @@ def _preload() -> None:
     kernels.warm_up()
 
 
-def _run_flow(inputs: list[str], output: str, cfg: config_module.Config, verbose: bool) -> dict[str, Any]:
-    prefect_env.configure(quiet=not verbose)
+def _run_flow(
+    inputs: list[str], output: str, cfg: config_module.Config, server: prefect_env.TemporaryServer | None
+) -> dict[str, Any]:
+    """Run the batch flow, against `server` (started by `main`) or the Prefect API configured, and print the run's
+    summary."""
     with contextlib.ExitStack() as cleanup:
-        server = prefect_env.start_temporary_server()  # boots while Prefect and the pipeline are imported
         if server is not None:
             cleanup.callback(server.stop)
         from flows import batch, progress
@@ -82,11 +84,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipeline.ingest import discover_files
 
     cfg = config_module.load(args.config, _overrides(args))
-    discover_files(args.input)  # fail fast on a bad path, before Prefect starts
+    discover_files(args.input)  # fail fast on a bad path, before the flow starts
     from pipeline.store import check_unlocked
 
     check_unlocked(args.output)
-    _run_flow(args.input, args.output, cfg, args.verbose)
+    _run_flow(args.input, args.output, cfg, args.server)
     return 0
 
 
@@ -103,7 +105,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"{sample / 'gold'}; score this run with: wiretrace evaluate --gold {sample} --output {out})"
     )
     cfg = config_module.load(args.config, _overrides(args))
-    _run_flow([str(sample / "corpus")], str(out), cfg, args.verbose)
+    _run_flow([str(sample / "corpus")], str(out), cfg, args.server)
     return 0
 
 
@@ -358,6 +360,19 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     logging.getLogger("wiretrace").setLevel(logging.INFO)
     args = build_parser().parse_args(argv)
+    with contextlib.ExitStack() as cleanup:
+        if args.func in (cmd_run, cmd_demo):
+            # A run's temporary Prefect server (none when an API is configured) starts before the command reads its
+            # configuration and inputs, and boots on the other core meanwhile: Prefect's imports take ~4 s.
+            prefect_env.configure(quiet=not args.verbose)
+            args.server = prefect_env.start_temporary_server()
+            if args.server is not None:
+                cleanup.callback(args.server.stop)
+        return _command(args)
+
+
+def _command(args: argparse.Namespace) -> int:
+    """The command's exit status: 2 for errors of configuration, input or a locked output, with their message."""
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:  # output piped into `head` and friends: not an error
