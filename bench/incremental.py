@@ -9,7 +9,7 @@ Simulates history + new documents in one ecosystem (so some of the new documents
 the history as one run with `wiretrace run`, then times the run of the new documents alone. Prints the time of both
 runs, docs/s, the cross-run pairs found, the flow's own seconds by stage beside the wall time, and the history on
 disk per document: the signature and band-key columns (the issue's budget) and everything matching keeps (token hashes
-and offsets for alignment included). A lone `wiretrace run` starts a temporary Prefect server (~5 s to boot, beside
+and offsets for alignment included). A lone `wiretrace run` starts a temporary Prefect server (it boots beside
 the imports); with `--server` the timed run goes to a server started beforehand, as the runs of a served deployment
 do.
 """

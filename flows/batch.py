@@ -281,7 +281,7 @@ def history_task(params: BatchParams, run_id: str, feature_paths: list[str]) -> 
 
 def _versions() -> dict[str, str]:
     """The versions a run's results depend on, from the installed distributions' metadata (importing datasketch
-    just for its version would import scipy: ~0.5 s)."""
+    just for its version would import scipy)."""
     from importlib.metadata import version
 
     libraries = ("pyarrow", "datasketch", "rapidfuzz", "duckdb", "prefect")
@@ -333,8 +333,8 @@ BYTES_PER_DOCUMENT = 1_000
 
 def _workers(params: BatchParams) -> int:
     """Worker processes for the run, decided before ingest from the bytes of input that may be new: the pool then
-    starts (~2 s of imports per worker) while the input is read. An input of one shard or less runs in the calling
-    thread."""
+    starts (each worker imports the pipeline and loads the kernels) while the input is read. An input of one shard
+    or less runs in the calling thread."""
     files = ingest.discover_files(params.inputs)
     shards = store.changed_bytes(params.output, files) / (params.config.ingest.shard_size * BYTES_PER_DOCUMENT)
     return max(1, min(params.config.run.max_workers, math.ceil(shards)))

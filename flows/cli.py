@@ -43,7 +43,7 @@ def _parse_value(text: str) -> Any:
 
 
 def _preload() -> None:
-    """What a run loads on first use (DuckDB, the compiled kernels: ~1 s), loaded while the temporary server boots
+    """What a run loads on first use (DuckDB, the compiled kernels), loaded while the temporary server boots
     on the other core and this one would only wait."""
     import duckdb  # noqa: F401
 
@@ -363,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.ExitStack() as cleanup:
         if args.func in (cmd_run, cmd_demo):
             # A run's temporary Prefect server (none when an API is configured) starts before the command reads its
-            # configuration and inputs, and boots on the other core meanwhile: Prefect's imports take ~4 s.
+            # configuration and inputs, and boots on the other core meanwhile (Prefect's imports take seconds).
             prefect_env.configure(quiet=not args.verbose)
             args.server = prefect_env.start_temporary_server()
             if args.server is not None:

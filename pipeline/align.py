@@ -167,7 +167,7 @@ class FeatureView:
             view.body_hashes = features.column("body_hash").to_numpy()[rows]
         if "minhash" in names:
             view.minhash = minhash_matrix(features)[rows]
-        if "tokens" in features.column_names:
+        if "tokens" in names:
             view.token_values, view.token_offsets = gathered_lists(features.column("tokens"), rows)
             view.token_starts, _ = gathered_lists(features.column("token_starts"), rows)
             view.token_ends, _ = gathered_lists(features.column("token_ends"), rows)

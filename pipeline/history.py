@@ -163,7 +163,7 @@ def batch_occurrences(
     """How many documents of a batch of history shards hold each of the new documents' sampled shingles (`values`);
     which rows hold which is written to `entries_path` (`rows`, `values`: numbers of the batch row and the value)
     for the batch's matching pass, which then reads no passage index again. Values this batch alone holds more than
-    `max_df` times are common whatever the rest holds: their rows are left out (half the entries at 1M history)."""
+    `max_df` times are common whatever the rest holds: their rows are left out."""
     values = _read_arrays(values_path)["values"]
     fingerprints, rows = passage_entries(batch, sample)
     found, value = candidates.value_matches(values, fingerprints, _presence(values_path))
@@ -173,28 +173,13 @@ def batch_occurrences(
     return counts
 
 
-# What a batch writes of each candidate pair worth aligning: the history row, the new document, and what screening
-# learnt of the pair (`size_new` and `size_history` are the two documents' shingle counts).
-SURVIVORS = pa.schema(
-    [
-        ("history", pa.string()),
-        ("row", pa.int32()),
-        ("new", pa.int32()),
-        ("from_passages", pa.bool_()),
-        ("shared", pa.int32()),
-        ("size_new", pa.int32()),
-        ("size_history", pa.int32()),
-        ("same_body", pa.bool_()),
-    ]
-)
-
-
 def batch_candidates(
     batch: list[tuple[Path, int, int]], cfg: Config, target_path: str, view_path: str, entries_path: str, out_path: str
 ) -> tuple[str | None, int, int]:
     """A batch's candidate pairs with the new documents (`candidates.history_pairs`, its sampled shingles that
     new documents hold read from `entries_path`) that screening finds worth aligning, written to `out_path`
-    (SURVIVORS); returns that path (None when no pair survives), and the batch rows and pairs screened."""
+    (`schema.HISTORY_SURVIVORS`); returns that path (None when no pair survives), and the batch rows and pairs
+    screened."""
     c = cfg.candidates
     entries = _read_entries(entries_path)
     with contextlib.ExitStack() as stack:
@@ -219,7 +204,7 @@ def batch_candidates(
         if len(mine):
             columns = [[str(path)] * len(mine), old[mine] - start, new[mine], from_passages[mine]]
             columns += [s.shared[mine], s.size_b[mine], s.size_a[mine], s.same_body[mine]]
-            parts.append(pa.Table.from_arrays([pa.array(x) for x in columns], schema=SURVIVORS))
+            parts.append(pa.Table.from_arrays([pa.array(x) for x in columns], schema=schema.HISTORY_SURVIVORS))
     counts = len(np.unique(old)), len(old)
     if not parts:
         return None, *counts
@@ -260,16 +245,20 @@ def _write_arrays(path: Path, **arrays: np.ndarray) -> Path:
     return path
 
 
-@lru_cache(maxsize=2)
-def _read_arrays(path: str) -> dict[str, np.ndarray]:
+def _load_arrays(path: str) -> dict[str, np.ndarray]:
     with np.load(path) as data:
         return {name: data[name] for name in data.files}
 
 
+@lru_cache(maxsize=2)
+def _read_arrays(path: str) -> dict[str, np.ndarray]:
+    """Arrays every batch of a worker reads (`_write_arrays`), loaded once per worker process."""
+    return _load_arrays(path)
+
+
 def _read_entries(path: str) -> dict[str, np.ndarray]:
     """A batch's entries (see `batch_occurrences`), read once: the file is deleted, it serves no one else."""
-    with np.load(path) as data:
-        entries = {name: data[name] for name in data.files}
+    entries = _load_arrays(path)
     Path(path).unlink()
     return entries
 

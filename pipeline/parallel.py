@@ -26,8 +26,8 @@ from pipeline.config import Config
 
 HISTORY_ROW_GROUP = 256  # rows per Parquet row group of a features shard: what a later run reads per hit
 # Rows per row group of a shard's token columns: verification reads them for a few rows of each of many history
-# shards (~7 of 2,000 each, simulated 1M history), so smaller groups decode less for ~20% more disk (64 rows:
-# 2.3 ms per shard for 7 rows against 5.6 ms in groups of 256; 1,280 against 1,077 B/doc).
+# shards (~7 of 2,000 each, simulated 1M history), so smaller groups decode less, for more disk
+# (bench/incremental.py, 1M history: 2,639 -> 2,852 B/doc for everything matching keeps).
 TOKENS_ROW_GROUP = 64
 # Every later run within the history window reads these files again. Their hashes barely compress, and lz4 decodes
 # them faster than zstd for about a third more disk (bench/incremental.py, 1M simulated history: features 1,951 ->
@@ -204,7 +204,7 @@ class ShardPool:
 
     def release(self) -> None:
         """Let the workers exit without waiting for them: the caller has no more work for them, and their shutdown
-        (~0.5 s) then overlaps what it does next. Leaving the pool's context still waits for them."""
+        then overlaps what it does next. Leaving the pool's context still waits for them."""
         if self._executor is not None:
             self._executor.shutdown(wait=False)
 

@@ -89,6 +89,22 @@ CANDIDATES = pa.schema(
 # The candidates columns that hold a screened pair's `align.Screening`.
 SCREENED = ["shared", "size_a", "size_b", "same_body"]
 
+# Internal: what a history batch writes of each candidate pair worth aligning (`history.batch_candidates`): the
+# history shard and row, the new document, and what screening learnt of the pair (`size_new` and `size_history` are
+# the two documents' shingle counts).
+HISTORY_SURVIVORS = pa.schema(
+    [
+        ("history", pa.string()),
+        ("row", pa.int32()),
+        ("new", pa.int32()),
+        ("from_passages", pa.bool_()),
+        ("shared", pa.int32()),
+        ("size_new", pa.int32()),
+        ("size_history", pa.int32()),
+        ("same_body", pa.bool_()),
+    ]
+)
+
 PAIRS = pa.schema(
     [
         ("doc_id_a", pa.string()),

@@ -130,7 +130,7 @@ def shingle_fingerprints(shingles: np.ndarray, offsets: np.ndarray) -> tuple[np.
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """datasketch's affine32 permutation parameters (a, b) for `num_perm` and `seed`, drawn as datasketch draws
     them (`MinHash._init_permutations`; tests compare both with datasketch's own). Not imported from it: importing
-    datasketch imports scipy, ~0.5 s in every worker process."""
+    datasketch imports scipy, in every worker process."""
     generator = np.random.RandomState(seed)
     a = generator.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)  # odd: bijective
     b = generator.randint(0, 1 << 32, num_perm, dtype=np.uint32)

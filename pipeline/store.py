@@ -302,7 +302,7 @@ def read_passage_index(features_path: str | Path, sample: int, columns: list[str
     """The passage index (its `columns`, default all) written beside a history shard, or None when there is none or
     it samples one shingle in another number than `sample` (shards from older versions or other settings: the
     caller samples the shingles)."""
-    path = Path(features_path).parent.parent / PASSAGES / Path(features_path).name
+    path = beside(features_path, PASSAGES)
     if not path.exists():
         return None
     table = read_file(path, columns)
@@ -311,21 +311,21 @@ def read_passage_index(features_path: str | Path, sample: int, columns: list[str
 
 
 def read_file(path: str | Path, columns: list[str] | None = None) -> pa.Table:
-    """The `columns` (default all) of one Parquet file: `pq.read_table` without its dataset layer, which costs ~1 ms
-    more per call, and a run against a large history reads thousands of files."""
+    """The `columns` (default all) of one Parquet file: `pq.read_table` without its dataset layer, whose cost per
+    call adds up over the thousands of files a run against a large history reads."""
     with pq.ParquetFile(path) as file:
         return file.read(columns=columns)
 
 
-def tokens_file(features_path: str | Path) -> Path:
-    """The file of a features shard's token columns (`TOKENS`): beside it, in a folder of its own."""
-    return Path(features_path).parent.parent / TOKENS / Path(features_path).name
+def beside(features_path: str | Path, folder: str) -> Path:
+    """The file of the same name in `folder` (`PASSAGES`, `TOKENS`) beside a features shard's folder."""
+    return Path(features_path).parent.parent / folder / Path(features_path).name
 
 
 def read_feature_rows(path: str | Path, rows: np.ndarray, columns: list[str]) -> tuple[pa.Table, np.ndarray]:
     """`read_rows` of a features shard, its token columns (and the ids beside them) read from their own file when
     it has one: then the table holds exactly `rows`, in order."""
-    side = tokens_file(path)
+    side = beside(path, TOKENS)
     if not set(columns) & set(schema.TOKEN_COLUMNS) or not side.exists():
         return read_rows(path, rows, columns)
     tokens = [c for c in columns if c in schema.TOKENS_FILE_COLUMNS]
@@ -412,8 +412,8 @@ class CommittedTexts:
     the ids, as `ingest.shards` does once per shard).
 
     Holds one sorted array of id hashes (DuckDB's `hash`, computed by the same process for committed and asked
-    ids) beside the committed ids as Arrow strings: a Python dict of a million committed ids costs ~1 s to build
-    on every run, this a tenth of that."""
+    ids) beside the committed ids as Arrow strings, instead of a Python dict of every committed id built again on
+    every run."""
 
     def __init__(self, root: str | Path) -> None:
         import duckdb

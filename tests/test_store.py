@@ -226,7 +226,7 @@ def test_feature_rows_read_the_token_columns_from_their_own_file_when_there_is_o
     )
     inline = store.write_parquet(table, tmp_path / "_history" / "a.parquet", row_group_size=4)
     apart = store.write_parquet(table.select(["doc_id"]), tmp_path / "_history" / "b.parquet", row_group_size=4)
-    store.write_parquet(table, store.tokens_file(apart), row_group_size=2)
+    store.write_parquet(table, store.beside(apart, store.TOKENS), row_group_size=2)
     rows = np.array([7, 2, 9])
     for path in (inline, apart):
         read, at = store.read_feature_rows(path, rows, ["doc_id", "tokens", "quotes"])
