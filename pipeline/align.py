@@ -2,7 +2,8 @@
 aligned passages both documents share (as character spans into each `text`), a rapidfuzz similarity, and the
 relation the pair is kept with (exact, near_duplicate, partial, or shared_quote when only quotations are shared).
 
-Alignment runs rapidfuzz's Indel opcodes on token strings (one code point per token hash), never on whole texts.
+Alignment (`pipeline/passages.py`) reproduces rapidfuzz's Indel alignment on token sequences (one code point per
+token hash), compiled and a batch of pairs at a time, never on whole texts.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
-from rapidfuzz.distance import Indel
 
-from pipeline import kernels, schema
+from pipeline import kernels, passages, schema
 from pipeline.config import VerifyConfig
 from pipeline.gcpause import gc_paused
 from pipeline.normalize import quote_spans  # noqa: F401 - part of this stage's interface
@@ -53,18 +53,37 @@ SHARED_QUOTE = "shared_quote"
 
 
 def relation(o: Overlap, same_body: bool, longest_passage: int, quote_only: bool, cfg: VerifyConfig) -> str | None:
-    """The relation a pair is kept with, or None when it shares too little to be reuse.
+    """The relation a pair is kept with, or None when it shares too little to be reuse (see `relations`)."""
+    return relations(
+        np.array([o.shared]),
+        np.array([o.containment_a]),
+        np.array([o.containment_b]),
+        np.array([same_body]),
+        np.array([longest_passage]),
+        np.array([quote_only]),
+        cfg,
+    )[0]
+
+
+def relations(
+    shared: np.ndarray,
+    containment_a: np.ndarray,
+    containment_b: np.ndarray,
+    same_body: np.ndarray,
+    longest_passage: np.ndarray,
+    quote_only: np.ndarray,
+    cfg: VerifyConfig,
+) -> np.ndarray:
+    """The relation each pair is kept with (object array), None where it shares too little to be reuse.
 
     `partial` needs an aligned passage of `partial_min_passage_words` (a copied sentence, not a stock phrase) and
     enough shared shingles; when every shared passage lies inside quotation marks the pair is `shared_quote`: two
     outlets quoting one statement did not copy each other."""
-    if same_body:
-        return EXACT
-    if min(o.containment_a, o.containment_b) >= cfg.near_duplicate_containment:
-        return NEAR_DUPLICATE
-    if o.shared >= cfg.partial_min_shared_shingles and longest_passage >= cfg.partial_min_passage_words:
-        return SHARED_QUOTE if quote_only else PARTIAL
-    return None
+    near = np.minimum(containment_a, containment_b) >= cfg.near_duplicate_containment
+    partial = (shared >= cfg.partial_min_shared_shingles) & (longest_passage >= cfg.partial_min_passage_words)
+    choices = [same_body, near, partial & quote_only, partial]
+    out = np.select(choices, [EXACT, NEAR_DUPLICATE, SHARED_QUOTE, PARTIAL], "")
+    return np.where(out == "", None, out.astype(object))
 
 
 def mostly_quoted(span: tuple[int, int], regions: list[tuple[int, int]], share: float = 0.6) -> bool:
@@ -132,7 +151,7 @@ class FeatureView:
     token_ends: np.ndarray = field(default_factory=_no_rows)
     quote_values: np.ndarray = field(default_factory=_no_rows)
     quote_offsets: np.ndarray = field(default_factory=_no_rows)
-    _all_tokens: str | None = field(default=None, repr=False)
+    _token_codes: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def from_table(cls, features: pa.Table) -> FeatureView:
@@ -180,12 +199,13 @@ class FeatureView:
     def tokens(self, row: int) -> np.ndarray:
         return self.token_values[self.token_offsets[row] : self.token_offsets[row + 1]]
 
-    def token_string(self, row: int) -> str:
-        """The row's tokens as one code point each (see `_token_string`), cut from one string of the whole view
-        made on first use: a document in many pairs is converted once."""
-        if self._all_tokens is None:
-            self._all_tokens = _token_string(self.token_values)
-        return self._all_tokens[self.token_offsets[row] : self.token_offsets[row + 1]]
+    @property
+    def token_codes(self) -> np.ndarray:
+        """Every token of the view as one code point (see `token_code_points`), computed on first use: a document in
+        many pairs is converted once."""
+        if self._token_codes is None:
+            self._token_codes = token_code_points(self.token_values)
+        return self._token_codes
 
     def quotes(self, row: int) -> list[tuple[int, int]]:
         flat = self.quote_values[self.quote_offsets[row] : self.quote_offsets[row + 1]].tolist()
@@ -210,93 +230,13 @@ def shared_counts(view_a: FeatureView, view_b: FeatureView, rows_a: np.ndarray, 
     )
 
 
-def _token_string(tokens: np.ndarray) -> str:
-    """Token hashes as a string of one code point each, so rapidfuzz runs its fast string path. Two different
-    tokens share a code point with probability ~1e-6, which moves a similarity by far less than its rounding."""
-    points = (tokens % np.uint64(0x10F800)).astype(np.uint32)
-    points += (points >= 0xD800) * np.uint32(0x800)  # skip the surrogate block
-    return points.tobytes().decode("utf-32-le")
-
-
-# Two aligned runs of tokens separated by at most this many unmatched tokens on each side are one passage: a
-# substituted word or a reformatted number inside a copied sentence does not cut it in two.
-MAX_GAP = 4
-# Each further alignment of what earlier ones left unmatched finds passages the copy moved.
-MAX_PASSES = 4
-
-
-def alignment(sa: str, sb: str, min_words: int) -> tuple[list[tuple[int, int, int, int]], float]:
-    """The aligned passages of two token strings (a_first, a_last, b_first, b_last token indices, inclusive) and
-    their Indel similarity (2 x LCS / total length).
-
-    rapidfuzz's Indel alignment gives one monotonic alignment; its equal blocks are joined across small gaps.
-    Aligning again what earlier passes left unmatched finds passages the copy moved (swapped or reordered
-    paragraphs). The first pass is a longest common subsequence, so its matched length gives the similarity."""
-    found: list[tuple[int, int, int, int]] = []
-    original_a, original_b = sa, sb
-    free_a, free_b = len(sa), len(sb)
-    blocks = Indel.opcodes(sa, sb).as_matching_blocks()
-    similarity = 2 * sum(size for _, _, size in blocks) / max(1, len(sa) + len(sb))
-    for step in range(MAX_PASSES):
-        if min(free_a, free_b) < min_words:
-            break  # too little left unmatched on one side to hold another passage
-        if step:
-            blocks = Indel.opcodes(sa, sb).as_matching_blocks()
-        new = _monotonic_passages(blocks, min_words)
-        if not new:
-            break
-        found += new
-        free_a -= sum(a1 - a0 + 1 for a0, a1, _, _ in new)
-        free_b -= sum(b1 - b0 + 1 for _, _, b0, b1 in new)
-        sa = _masked(sa, [(a0, a1) for a0, a1, _, _ in new], "\x00")
-        sb = _masked(sb, [(b0, b1) for _, _, b0, b1 in new], "\x01")
-    return sorted(_extended(p, original_a, original_b) for p in found), similarity
-
-
-def _masked(s: str, ranges: list[tuple[int, int]], fill: str) -> str:
-    """`s` with each inclusive range replaced by `fill` characters (which match nothing on the other side)."""
-    pieces, cursor = [], 0
-    for first, last in sorted(ranges):
-        pieces += [s[cursor:first], fill * (last - first + 1)]
-        cursor = last + 1
-    pieces.append(s[cursor:])
-    return "".join(pieces)
-
-
-def _extended(p: tuple[int, int, int, int], sa: str, sb: str) -> tuple[int, int, int, int]:
-    """A passage grown over equal neighbouring tokens the alignment gave to another occurrence of the same word."""
-    a0, a1, b0, b1 = p
-    while a0 > 0 and b0 > 0 and sa[a0 - 1] == sb[b0 - 1]:
-        a0, b0 = a0 - 1, b0 - 1
-    while a1 + 1 < len(sa) and b1 + 1 < len(sb) and sa[a1 + 1] == sb[b1 + 1]:
-        a1, b1 = a1 + 1, b1 + 1
-    return a0, a1, b0, b1
-
-
-# A passage must be mostly matched words, with one unbroken run of at least this many: scattered stock phrases
-# ("the … said … in the …") joined across small gaps are not a copied passage.
-MIN_DENSITY = 0.8
-MIN_RUN = 5
-
-
-def _monotonic_passages(blocks: list, min_words: int) -> list[tuple[int, int, int, int]]:
-    """Equal blocks (a, b, size) of one alignment joined across gaps of at most MAX_GAP tokens on both sides."""
-    out: list[list[int]] = []  # a0, a1, b0, b1 (exclusive ends), matched, longest run
-    for a, b, run in blocks:
-        if not run:
-            continue
-        if out and a - out[-1][1] <= MAX_GAP and b - out[-1][3] <= MAX_GAP:
-            last = out[-1]
-            last[1], last[3] = a + run, b + run
-            last[4] += run
-            last[5] = max(last[5], run)
-        else:
-            out.append([a, a + run, b, b + run, run, run])
-    return [
-        (a0, a1 - 1, b0, b1 - 1)
-        for a0, a1, b0, b1, matched, longest in out
-        if matched >= min_words and longest >= MIN_RUN and matched >= MIN_DENSITY * max(a1 - a0, b1 - b0)
-    ]
+def token_code_points(tokens: np.ndarray) -> np.ndarray:
+    """Token hashes as Unicode code points (int32), the form alignment compares (and rapidfuzz would, as one
+    string). Two different tokens share a code point with probability ~1e-6, which moves a similarity by far less
+    than its rounding."""
+    points = (tokens % np.uint64(0x10F800)).astype(np.int32)
+    points += (points >= 0xD800) * np.int32(0x800)  # skip the surrogate block
+    return points
 
 
 @dataclass
@@ -372,6 +312,52 @@ def verify_pairs(
 ALIGNMENT_COLUMNS = schema.TOKENS_FILE_COLUMNS
 
 
+@dataclass
+class Alignments:
+    """What aligning a batch of pairs found, side a first as the pairs were given."""
+
+    similarity: np.ndarray  # float64: Indel similarity of the two token sequences
+    offsets: np.ndarray  # pair i owns spans[offsets[i] : offsets[i + 1]], in text order on side a
+    spans: np.ndarray  # (k x 4) int32: a_start, a_end, b_start, b_end, character offsets in each `text`
+    longest: np.ndarray  # tokens of each pair's longest passage on side a (0: none)
+    quote_only: np.ndarray  # bool: every passage lies mostly inside quotation marks on one side
+
+
+def alignments(
+    view_a: FeatureView, view_b: FeatureView, rows_a: np.ndarray, rows_b: np.ndarray, min_words: int
+) -> Alignments:
+    """The aligned passages of pairs (view_a[rows_a[i]], view_b[rows_b[i]]), from the alignment columns."""
+    rows_a, rows_b = np.asarray(rows_a, dtype=np.int64), np.asarray(rows_b, dtype=np.int64)
+    # One compiled signature for every view: token offsets arrive as int32 (read from Arrow) or int64 (gathered).
+    offsets_a, offsets_b = (np.asarray(v.token_offsets, dtype=np.int64) for v in (view_a, view_b))
+    similarity, offsets, found = passages.batch_passages(
+        view_a.token_codes, offsets_a, rows_a, view_b.token_codes, offsets_b, rows_b, min_words
+    )
+    pair_of = np.repeat(np.arange(len(rows_a)), np.diff(offsets))
+    base_a, base_b = view_a.token_offsets[rows_a][pair_of], view_b.token_offsets[rows_b][pair_of]
+    spans = np.stack(
+        [
+            view_a.token_starts[base_a + found[:, 0]],
+            view_a.token_ends[base_a + found[:, 1]],
+            view_b.token_starts[base_b + found[:, 2]],
+            view_b.token_ends[base_b + found[:, 3]],
+        ],
+        axis=1,
+    ).astype(np.int32)
+    longest = np.zeros(len(rows_a), dtype=np.int64)
+    np.maximum.at(longest, pair_of, found[:, 1] - found[:, 0] + 1)
+    quote_only = np.zeros(len(rows_a), dtype=bool)
+    quoting = (np.diff(view_a.quote_offsets)[rows_a] > 0) | (np.diff(view_b.quote_offsets)[rows_b] > 0)
+    # Only pairs with passages and quotes somewhere can be quote-only: the few checked in Python.
+    for i in np.flatnonzero(quoting & (np.diff(offsets) > 0)).tolist():
+        quotes_a, quotes_b = view_a.quotes(int(rows_a[i])), view_b.quotes(int(rows_b[i]))
+        quote_only[i] = all(
+            mostly_quoted((a0, a1), quotes_a) or mostly_quoted((b0, b1), quotes_b)
+            for a0, a1, b0, b1 in spans[offsets[i] : offsets[i + 1]].tolist()
+        )
+    return Alignments(similarity, offsets, spans, longest, quote_only)
+
+
 @gc_paused
 def aligned_pairs(
     view_a: FeatureView,
@@ -384,41 +370,53 @@ def aligned_pairs(
 ) -> pa.Table:
     """The `pairs` rows of candidate pairs screening found worth aligning (`screening` holds what it learnt of each),
     from the alignment columns of both documents."""
-    shared, size_a, size_b, same_body = screening.shared, screening.size_a, screening.size_b, screening.same_body
-    out: dict[str, list] = {name: [] for name in schema.PAIRS.names}
-    for i in range(len(rows_a)):
-        va, vb, ra, rb, na, nb = view_a, view_b, int(rows_a[i]), int(rows_b[i]), int(size_a[i]), int(size_b[i])
-        # Pairs are stored with doc_id_a < doc_id_b, and aligned in that order too: a pair gets one row, the same
-        # whichever side it was found from (alignment breaks ties by order).
-        if vb.doc_ids[rb] < va.doc_ids[ra]:
-            va, vb, ra, rb, na, nb = vb, va, rb, ra, nb, na
-        o = _overlap_from_counts(int(shared[i]), na, nb)
-        found, similarity = alignment(va.token_string(ra), vb.token_string(rb), cfg.min_passage_words)
-        longest = max((a1 - a0 + 1 for a0, a1, _, _ in found), default=0)
-        spans = [(va.token_span(ra, a0, a1), vb.token_span(rb, b0, b1)) for a0, a1, b0, b1 in found]
-        quote_only = bool(spans) and all(
-            mostly_quoted(x, va.quotes(ra)) or mostly_quoted(y, vb.quotes(rb)) for x, y in spans
-        )
-        kept = relation(o, bool(same_body[i]), longest, quote_only, cfg)
-        if kept is None:
-            continue
-        a_id, b_id = va.doc_ids[ra], vb.doc_ids[rb]
-        out["doc_id_a"].append(a_id)
-        out["doc_id_b"].append(b_id)
-        out["relation"].append(kept)
-        out["similarity"].append(similarity)
-        out["jaccard"].append(o.jaccard)
-        out["containment_a"].append(o.containment_a)
-        out["containment_b"].append(o.containment_b)
-        out["shared_shingles"].append(o.shared)
-        out["spans"].append(
-            sorted(
-                ({"a_start": x[0], "a_end": x[1], "b_start": y[0], "b_end": y[1]} for x, y in spans),
-                key=lambda d: d["a_start"],
-            )
-        )
-        out["source_doc_id"].append(None)
-        out["direction_confidence"].append(None)
-        out["direction_evidence"].append([])
-        out["run_id"].append(run_id)
-    return pa.Table.from_pydict(out, schema=schema.PAIRS)
+    rows_a, rows_b = np.asarray(rows_a, dtype=np.int64), np.asarray(rows_b, dtype=np.int64)
+    ids_a, ids_b = [view_a.doc_ids[r] for r in rows_a.tolist()], [view_b.doc_ids[r] for r in rows_b.tolist()]
+    # Pairs are stored with doc_id_a < doc_id_b, and aligned in that order too: a pair gets one row, the same
+    # whichever side it was found from (alignment breaks ties by order).
+    flip = np.array([b < a for a, b in zip(ids_a, ids_b, strict=True)], dtype=bool)
+    order = np.concatenate([np.flatnonzero(~flip), np.flatnonzero(flip)])
+    kept_as = alignments(view_a, view_b, rows_a[~flip], rows_b[~flip], cfg.min_passage_words)
+    flipped = alignments(view_b, view_a, rows_b[flip], rows_a[flip], cfg.min_passage_words)
+    found = Alignments(
+        np.concatenate([kept_as.similarity, flipped.similarity]),
+        np.concatenate([kept_as.offsets[:-1], flipped.offsets + kept_as.offsets[-1]]),
+        np.concatenate([kept_as.spans, flipped.spans]),
+        np.concatenate([kept_as.longest, flipped.longest]),
+        np.concatenate([kept_as.quote_only, flipped.quote_only]),
+    )
+    shared = screening.shared[order]
+    size_a = np.where(flip, screening.size_b, screening.size_a)[order]
+    size_b = np.where(flip, screening.size_a, screening.size_b)[order]
+    union = size_a + size_b - shared
+    jaccard, containment_a, containment_b = (
+        np.divide(shared, whole, out=np.zeros(len(shared)), where=whole > 0) for whole in (union, size_a, size_b)
+    )
+    kept_relations = relations(
+        shared, containment_a, containment_b, screening.same_body[order], found.longest, found.quote_only, cfg
+    )
+    kept = np.flatnonzero(kept_relations != None)  # noqa: E711 - elementwise
+    given_a, given_b = np.array(ids_a, dtype=object), np.array(ids_b, dtype=object)
+    id_a, id_b = np.where(flip, given_b, given_a)[order], np.where(flip, given_a, given_b)[order]
+    spans = pa.ListArray.from_arrays(
+        pa.array(found.offsets.astype(np.int32)),
+        pa.StructArray.from_arrays([pa.array(found.spans[:, k]) for k in range(4)], fields=list(schema.SPAN)),
+    ).take(pa.array(kept))
+    n = len(kept)
+    columns = {
+        "doc_id_a": pa.array(id_a[kept], pa.string()),
+        "doc_id_b": pa.array(id_b[kept], pa.string()),
+        "relation": pa.array(kept_relations[kept], pa.string()),
+        "similarity": pa.array(found.similarity[kept].astype(np.float32)),
+        "jaccard": pa.array(jaccard[kept].astype(np.float32)),
+        "containment_a": pa.array(containment_a[kept].astype(np.float32)),
+        "containment_b": pa.array(containment_b[kept].astype(np.float32)),
+        "shared_shingles": pa.array(shared[kept].astype(np.int32)),
+        "spans": spans,
+        "source_doc_id": pa.nulls(n, pa.string()),
+        "direction_confidence": pa.nulls(n, pa.float32()),
+        "direction_evidence": pa.ListArray.from_arrays(pa.array(np.zeros(n + 1, np.int32)), pa.array([], pa.string())),
+        "run_id": pa.array([run_id] * n, pa.string()),
+    }
+    table = pa.Table.from_pydict(columns, schema=schema.PAIRS)
+    return table.take(pa.array(np.argsort(order[kept], kind="stable")))

@@ -235,13 +235,8 @@ def passage_pairs(
     if common is not None and len(common):
         rare = ~in_sorted(common, fp)
         fp, doc = fp[rare], doc[rare]
-    a, b = pairs_in_buckets(fp, max_df)
-    if len(a) == 0:
-        return np.zeros((0, 2), dtype=np.int64)
-    da, db = doc[a], doc[b]
-    codes, counts = np.unique(np.minimum(da, db) * base + np.maximum(da, db), return_counts=True)
-    codes = codes[counts >= min_shared]
-    return np.stack([codes // base, codes % base], axis=1)
+    a, b = kernels.pairs_sharing(fp, doc, np.argsort(fp), base, max_df, min_shared)
+    return np.stack([a, b], axis=1)
 
 
 def candidate_table(

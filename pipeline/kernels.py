@@ -136,6 +136,63 @@ def pairs_within_runs(members: np.ndarray, groups: np.ndarray) -> tuple[np.ndarr
 
 
 @njit(cache=True, nogil=True)
+def pairs_sharing(
+    values: np.ndarray, docs: np.ndarray, order: np.ndarray, n_docs: int, max_holders: int, min_shared: int
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """Every pair of documents (a < b, sorted) holding at least `min_shared` values in common, counting only values
+    that 2 to `max_holders` documents hold. `docs[i]` holds `values[i]` (docs ascending, each (value, doc) once),
+    `order` sorts `values`.
+
+    Each document counts its partners in one reused array, so memory follows the documents, where listing every
+    pair of every shared value and sorting them (the numpy way) holds all of them at once."""
+    n = len(values)
+    group_start = np.empty(n + 1, dtype=np.int64)  # the values sorted, one group per distinct value
+    group_of = np.empty(n, dtype=np.int64)  # the group of each (value, doc) entry, in document order
+    holders = np.empty(n, dtype=np.int64)  # the documents of each group, group by group
+    groups = 0
+    for i in range(n):
+        if i == 0 or values[order[i]] != values[order[i - 1]]:
+            group_start[groups] = i
+            groups += 1
+        group_of[order[i]] = groups - 1
+        holders[i] = docs[order[i]]
+    group_start[groups] = n
+    counts = np.zeros(n_docs, dtype=np.int32)
+    touched = np.empty(n_docs, dtype=np.int64)
+    left = np.empty(1024, dtype=np.int64)
+    right = np.empty(1024, dtype=np.int64)
+    found = 0
+    entry = 0
+    for doc in range(n_docs):
+        n_touched = 0
+        first = found
+        while entry < n and docs[entry] == doc:
+            g = group_of[entry]
+            start, end = group_start[g], group_start[g + 1]
+            if 2 <= end - start <= max_holders:
+                for q in range(start, end):
+                    other = holders[q]
+                    if other > doc:
+                        if counts[other] == 0:
+                            touched[n_touched] = other
+                            n_touched += 1
+                        counts[other] += 1
+            entry += 1
+        for t in range(n_touched):
+            other = touched[t]
+            if counts[other] >= min_shared:
+                if found == len(left):
+                    left = np.concatenate((left, np.empty(found, dtype=np.int64)))
+                    right = np.concatenate((right, np.empty(found, dtype=np.int64)))
+                left[found], right[found] = doc, other
+                found += 1
+            counts[other] = 0
+        # Partners in order within each document, so the pairs come out sorted.
+        right[first:found].sort()
+    return left[:found].copy(), right[:found].copy()
+
+
+@njit(cache=True, nogil=True)
 def space_separated_tokens(
     data: np.ndarray, offsets: np.ndarray, skip: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
@@ -285,6 +342,7 @@ def warm_up() -> float:
     keys.flags.writeable = False  # band keys read from Parquet
     band_matches(keys, np.zeros(4, dtype=np.bool_), np.zeros((2, 1), dtype=np.uint64), np.zeros((2, 1), np.int64), 1)
     pairs_within_runs(np.zeros(2, dtype=np.int64), np.zeros(2, dtype=np.int64))
+    pairs_sharing(np.zeros(2, dtype=np.uint64), np.zeros(2, dtype=np.int64), np.arange(2), 1, 2, 1)
     signatures = np.zeros((1, 2), dtype=np.uint32)
     stored = signatures.copy()
     stored.flags.writeable = False  # signatures read from Parquet
@@ -300,4 +358,8 @@ def warm_up() -> float:
     position = np.zeros(1, dtype=np.int32)
     one = np.array([0, 1], dtype=np.int64)
     shifted_offsets(position, one, one, position.astype(np.int64), position.astype(np.int64))
+    from pipeline import passages  # the alignment kernels (a module of their own)
+
+    codes = np.zeros(2, dtype=np.int32)  # token code points
+    passages.batch_passages(codes, one, rows, codes, one, rows, 8)
     return time.perf_counter() - start

@@ -1,8 +1,7 @@
 import numpy as np
 import pyarrow as pa
-import pytest
 
-from pipeline import align, schema, signatures
+from pipeline import align, passages, schema, signatures
 from pipeline.config import Config, VerifyConfig
 
 
@@ -124,9 +123,9 @@ def test_passages_survive_substitutions_and_find_moved_paragraphs():
     a = words[:]
     b = [*words[30:], "new", "lead", *words[:30]]  # halves swapped
     b[5] = "changed"  # a substituted word inside the first passage
-    as_, bs = (align._token_string(np.array([hash_word(w) for w in x], dtype=np.uint64)) for x in (a, b))
-    found, _ = align.alignment(as_, bs, min_words=8)
-    assert found == [(0, 29, 32, 61), (30, 59, 0, 29)]
+    codes_a, codes_b = (align.token_code_points(np.array([hash_word(w) for w in x], dtype=np.uint64)) for x in (a, b))
+    found, _ = passages.pair_passages(codes_a, codes_b, 8)
+    assert found.tolist() == [[0, 29, 32, 61], [30, 59, 0, 29]]
 
 
 def hash_word(word: str) -> int:
@@ -165,17 +164,6 @@ def test_signature_agreements_count_equal_minhash_values_of_each_pair():
     want = [int(np.count_nonzero(left[a] == right[b])) for a, b in zip(rows_a, rows_b, strict=True)]
     assert got.tolist() == want
     assert want[0] == 64 and want[1] == 0
-
-
-def test_alignment_similarity_is_rapidfuzz_indel_similarity():
-    from rapidfuzz.distance import Indel
-
-    rng = np.random.default_rng(9)
-    for _ in range(50):
-        a = rng.integers(0, 30, size=rng.integers(1, 200)).astype(np.uint64)
-        b = np.concatenate([a[: rng.integers(0, len(a) + 1)], rng.integers(0, 30, size=rng.integers(0, 50))])
-        sa, sb = align._token_string(a), align._token_string(b.astype(np.uint64))
-        assert align.alignment(sa, sb, 8)[1] == pytest.approx(Indel.normalized_similarity(sa, sb))
 
 
 def test_a_view_of_some_rows_of_a_chunked_read_equals_the_view_of_those_rows_taken():
