@@ -30,7 +30,7 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline import ingest, kernels, normalize, store  # noqa: E402
+from pipeline import arrowpool, ingest, kernels, normalize, store  # noqa: E402
 from pipeline.config import Config  # noqa: E402
 from pipeline.local import match_shards  # noqa: E402
 from pipeline.simulate import SimulationConfig, simulate  # noqa: E402
@@ -116,6 +116,7 @@ def main() -> None:
     parser.add_argument("--naive-docs", type=int, default=1000, help="documents for the naive baseline")
     args = parser.parse_args()
     cfg = Config()
+    pool = arrowpool.use_jemalloc()  # as the command line runs (see pipeline/arrowpool.py)
     # Compiled kernels load once per process (like the imports above), and pyarrow imports pandas on its first
     # `pa.array` call when pandas is installed: both reported, not counted per document.
     warm_up = kernels.warm_up()
@@ -149,7 +150,7 @@ def main() -> None:
         f"once per process, not in the figures above: compiled kernels load in {warm_up:.2f} s, "
         f"pyarrow's lazy pandas import takes {lazy_import:.2f} s"
     )
-    print(f"peak RSS: {peak_mb:,.0f} MB")
+    print(f"peak RSS: {peak_mb:,.0f} MB; Arrow memory pool: {pool}")
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from flows import prefect_env
+from pipeline import arrowpool, schema
 from pipeline import config as config_module
-from pipeline import schema
 
 DEFAULT_OUTPUT = "output"
 DEMO_DOCS = 200  # big enough to show clusters, small enough to finish in seconds
@@ -360,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     logging.getLogger("wiretrace").setLevel(logging.INFO)
     args = build_parser().parse_args(argv)
+    arrowpool.use_jemalloc()
     with contextlib.ExitStack() as cleanup:
         if args.func in (cmd_run, cmd_demo):
             # A run's temporary Prefect server (none when an API is configured) starts before the command reads its

@@ -94,7 +94,7 @@ def mostly_quoted(span: tuple[int, int], regions: list[tuple[int, int]], share: 
 
 
 def minhash_matrix(features: pa.Table) -> np.ndarray:
-    column = features.column("minhash").combine_chunks()
+    column = schema.whole(features.column("minhash"))
     return column.flatten().to_numpy().reshape(-1, column.type.list_size)
 
 
@@ -157,17 +157,17 @@ class FeatureView:
     def from_table(cls, features: pa.Table) -> FeatureView:
         view = cls(doc_ids=features.column("doc_id").to_pylist() if "doc_id" in features.column_names else [])
         if "shingles" in features.column_names:
-            shingles = features.column("shingles").combine_chunks()
+            shingles = schema.whole(features.column("shingles"))
             view.shingle_values, view.shingle_offsets = shingles.values.to_numpy(), shingles.offsets.to_numpy()
             view.body_hashes = features.column("body_hash").to_numpy()
         if "minhash" in features.column_names:
             view.minhash = minhash_matrix(features)
         if "tokens" in features.column_names:
-            tokens = features.column("tokens").combine_chunks()
-            quotes = features.column("quotes").combine_chunks()
+            tokens = schema.whole(features.column("tokens"))
+            quotes = schema.whole(features.column("quotes"))
             view.token_values, view.token_offsets = tokens.values.to_numpy(), tokens.offsets.to_numpy()
-            view.token_starts = features.column("token_starts").combine_chunks().values.to_numpy()
-            view.token_ends = features.column("token_ends").combine_chunks().values.to_numpy()
+            view.token_starts = schema.whole(features.column("token_starts")).values.to_numpy()
+            view.token_ends = schema.whole(features.column("token_ends")).values.to_numpy()
             view.quote_values, view.quote_offsets = quotes.values.to_numpy(), quotes.offsets.to_numpy()
         return view
 

@@ -46,20 +46,20 @@ def candidate_pairs(band_keys: np.ndarray, active: np.ndarray, max_bucket_size: 
 
 def band_key_matrix(features: pa.Table) -> np.ndarray:
     """(docs x bands) uint64 band keys of a features table."""
-    column = features.column("band_keys").combine_chunks()
+    column = schema.whole(features.column("band_keys"))
     width = column.type.list_size
     return column.flatten().to_numpy().reshape(-1, width)
 
 
 def has_shingles(features: pa.Table) -> np.ndarray:
     """Which rows have shingles (a document without any never pairs)."""
-    column = features.column("shingles").combine_chunks()
+    column = schema.whole(features.column("shingles"))
     return np.diff(column.offsets.to_numpy()) > 0
 
 
 def sampled_shingles(features: pa.Table, sample: int) -> tuple[np.ndarray, np.ndarray]:
     """(fingerprints, row of each) of the shingles the passage index samples: one in `sample` by value."""
-    column = features.column("shingles").combine_chunks()
+    column = schema.whole(features.column("shingles"))
     fp = column.values.to_numpy()
     row = np.repeat(np.arange(features.num_rows, dtype=np.int64), np.diff(column.offsets.to_numpy()))
     keep = fp % np.uint64(max(sample, 1)) == 0

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline import align, boilerplate, candidates, credits, kernels, schema, signatures, store
+from pipeline import align, arrowpool, boilerplate, candidates, credits, kernels, schema, signatures, store
 from pipeline.config import Config
 
 HISTORY_ROW_GROUP = 256  # rows per Parquet row group of a features shard: what a later run reads per hit
@@ -161,9 +161,10 @@ def _shard_view(path: str, columns: list[str]) -> align.FeatureView:
     return align.FeatureView.from_rows(*store.read_rows(path, rows, columns))
 
 
-def _load_kernels() -> None:
-    """A worker's first call of each compiled kernel loads it from numba's disk cache (0.1-0.5 s each): done
-    once, as the worker starts."""
+def _start_worker() -> None:
+    """A worker allocates as the command line does (`pipeline/arrowpool.py`), and loads each compiled kernel
+    from numba's disk cache (0.1-0.5 s each) once, as it starts."""
+    arrowpool.use_jemalloc()
     kernels.warm_up()
 
 
@@ -189,7 +190,7 @@ class ShardPool:
             # Spawned, not forked: the parent runs threads (Prefect's), and a fork copies their locks mid-use.
             context = multiprocessing.get_context("spawn")
             self._executor = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=context, initializer=_load_kernels
+                max_workers=self.workers, mp_context=context, initializer=_start_worker
             )
             # Start every worker now (the executor starts them one submission at a time): their imports and
             # kernel loads then overlap what the caller does next instead of delaying the first shards.

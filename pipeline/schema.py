@@ -215,3 +215,23 @@ OUTPUT_TABLES: dict[str, pa.Schema] = {
 
 def empty(schema: pa.Schema) -> pa.Table:
     return schema.empty_table()
+
+
+def whole(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """A column as one array. `combine_chunks` copies even a single chunk, and fresh memory is dear on these
+    machines (a shard's token columns cost ~20 ms each to copy): a lone chunk laid out from its start is used as
+    it is."""
+    if isinstance(column, pa.Array):
+        return column
+    if column.num_chunks == 1 and _from_start(column.chunk(0)):
+        return column.chunk(0)
+    return column.combine_chunks()
+
+
+def _from_start(array: pa.Array) -> bool:
+    """Whether `array` is not a slice: its data (and a list's values) start at its first row."""
+    if array.offset:
+        return False
+    if pa.types.is_list(array.type):
+        return len(array) == 0 or (array.offsets[0].as_py() == 0 and array.offsets[-1].as_py() == len(array.values))
+    return True

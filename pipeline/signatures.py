@@ -189,14 +189,14 @@ def features(
     signature = minhash_signatures(shingles, shingle_offsets, num_perm, seed)
     unique, unique_offsets = shingle_fingerprints(shingles, shingle_offsets)
     keys = band_keys(signature, bands, rows)
-    body_map = documents.column("body_map").combine_chunks()
+    body_map = schema.whole(documents.column("body_map"))
     starts = text_offsets(tokens.starts, tokens.offsets, body_map)
     ends = text_offsets(tokens.ends - 1, tokens.offsets, body_map) + 1  # the last character, then one past it
     sequence = sequence_hashes(tokens)
     quotes = quote_offsets(documents.column("text"))
     table = pa.Table.from_arrays(
         [
-            documents.column("doc_id").combine_chunks(),
+            schema.whole(documents.column("doc_id")),
             pa.array(sequence, pa.uint64()),
             pa.FixedSizeListArray.from_arrays(pa.array(signature.ravel()), num_perm),
             _list_array(unique, unique_offsets),
