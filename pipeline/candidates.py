@@ -235,7 +235,8 @@ def passage_pairs(
     if common is not None and len(common):
         rare = ~in_sorted(common, fp)
         fp, doc = fp[rare], doc[rare]
-    a, b = kernels.pairs_sharing(fp, doc, np.argsort(fp), base, max_df, min_shared)
+    order = np.argsort(fp)
+    a, b = kernels.pairs_sharing(fp[order], doc, order, base, max_df, min_shared)
     return np.stack([a, b], axis=1)
 
 

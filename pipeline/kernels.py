@@ -137,26 +137,46 @@ def pairs_within_runs(members: np.ndarray, groups: np.ndarray) -> tuple[np.ndarr
 
 @njit(cache=True, nogil=True)
 def pairs_sharing(
-    values: np.ndarray, docs: np.ndarray, order: np.ndarray, n_docs: int, max_holders: int, min_shared: int
+    sorted_values: np.ndarray, docs: np.ndarray, order: np.ndarray, n_docs: int, max_holders: int, min_shared: int
 ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
     """Every pair of documents (a < b, sorted) holding at least `min_shared` values in common, counting only values
-    that 2 to `max_holders` documents hold. `docs[i]` holds `values[i]` (docs ascending, each (value, doc) once),
-    `order` sorts `values`.
+    that 2 to `max_holders` documents hold. Entry i, in document order (`docs` ascending, each (value, doc) once),
+    is `sorted_values[k]` where order[k] = i.
 
     Each document counts its partners in one reused array, so memory follows the documents, where listing every
     pair of every shared value and sorting them (the numpy way) holds all of them at once."""
-    n = len(values)
-    group_start = np.empty(n + 1, dtype=np.int64)  # the values sorted, one group per distinct value
-    group_of = np.empty(n, dtype=np.int64)  # the group of each (value, doc) entry, in document order
-    holders = np.empty(n, dtype=np.int64)  # the documents of each group, group by group
-    groups = 0
-    for i in range(n):
-        if i == 0 or values[order[i]] != values[order[i - 1]]:
-            group_start[groups] = i
-            groups += 1
-        group_of[order[i]] = groups - 1
-        holders[i] = docs[order[i]]
-    group_start[groups] = n
+    n = len(sorted_values)
+    # The holders of each value held by 2..max_holders documents, in document order, packed end to end; each
+    # entry of such a value knows where its later co-holders sit (first_later[i]:until[i]); other entries, none.
+    holders = np.empty(n, dtype=np.int64)
+    after = np.zeros(n, dtype=np.int64)  # scratch: the entries of one value while they are sorted
+    first_later = np.zeros(n, dtype=np.int64)
+    until = np.zeros(n, dtype=np.int64)
+    packed = 0
+    start = 0
+    while start < n:
+        end = start + 1
+        while end < n and sorted_values[end] == sorted_values[start]:
+            end += 1
+        if 2 <= end - start <= max_holders:
+            size = end - start
+            # The value's entries by document: an insertion sort of a few (order does not keep document order).
+            for k in range(size):
+                entry = order[start + k]
+                j = k
+                while j > 0 and docs[entry] < holders[packed + j - 1]:
+                    holders[packed + j] = holders[packed + j - 1]
+                    after[packed + j] = after[packed + j - 1]
+                    j -= 1
+                holders[packed + j] = docs[entry]
+                after[packed + j] = entry  # for now: the entry at each place
+            for k in range(size):
+                entry = after[packed + k]
+                after[packed + k] = 0
+                first_later[entry] = packed + k + 1
+                until[entry] = packed + size
+            packed += size
+        start = end
     counts = np.zeros(n_docs, dtype=np.int32)
     touched = np.empty(n_docs, dtype=np.int64)
     left = np.empty(1024, dtype=np.int64)
@@ -167,16 +187,12 @@ def pairs_sharing(
         n_touched = 0
         first = found
         while entry < n and docs[entry] == doc:
-            g = group_of[entry]
-            start, end = group_start[g], group_start[g + 1]
-            if 2 <= end - start <= max_holders:
-                for q in range(start, end):
-                    other = holders[q]
-                    if other > doc:
-                        if counts[other] == 0:
-                            touched[n_touched] = other
-                            n_touched += 1
-                        counts[other] += 1
+            for q in range(first_later[entry], until[entry]):
+                other = holders[q]
+                if counts[other] == 0:
+                    touched[n_touched] = other
+                    n_touched += 1
+                counts[other] += 1
             entry += 1
         for t in range(n_touched):
             other = touched[t]
@@ -187,8 +203,7 @@ def pairs_sharing(
                 left[found], right[found] = doc, other
                 found += 1
             counts[other] = 0
-        # Partners in order within each document, so the pairs come out sorted.
-        right[first:found].sort()
+        right[first:found].sort()  # partners in order, so the pairs come out sorted
     return left[:found].copy(), right[:found].copy()
 
 
