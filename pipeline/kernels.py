@@ -208,6 +208,15 @@ def pairs_sharing(
 
 
 @njit(cache=True, nogil=True)
+def translated_bytes(data: np.ndarray, table: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """table[data[i]] for every byte: numpy's `table[data]` first widens every index to 8 bytes, 5x slower."""
+    out = np.empty(len(data), dtype=np.uint8)
+    for i in range(len(data)):
+        out[i] = table[data[i]]
+    return out
+
+
+@njit(cache=True, nogil=True)
 def space_separated_tokens(
     data: np.ndarray, offsets: np.ndarray, skip: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
@@ -365,6 +374,7 @@ def warm_up() -> float:
         for right in (signatures, stored):
             signature_agreements(left, rows, right, rows)
     data = np.frombuffer(b"a b", dtype=np.uint8)  # Arrow buffers arrive read-only
+    translated_bytes(data, np.zeros(256, dtype=np.uint8))
     text_offsets = np.frombuffer(np.array([0, 3], dtype=np.int32).tobytes(), dtype=np.int32)
     space_separated_tokens(data, text_offsets, np.zeros(1, dtype=bool))
     permutation = np.ones(2, dtype=np.uint32)

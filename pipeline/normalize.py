@@ -99,7 +99,12 @@ def _spaced(bodies: pa.Array) -> tuple[pa.StringArray, np.ndarray]:
     buffers = bodies.buffers()
     data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
     spaced = pa.StringArray.from_buffers(
-        len(bodies), buffers[1], pa.py_buffer(_ASCII_SPACED[data]), buffers[0], bodies.null_count, bodies.offset
+        len(bodies),
+        buffers[1],
+        pa.py_buffer(kernels.translated_bytes(data, _ASCII_SPACED)),
+        buffers[0],
+        bodies.null_count,
+        bodies.offset,
     )
     special = np.zeros(len(bodies), dtype=bool)
     if not ascii_mask.all():
