@@ -61,9 +61,10 @@ def sampled_shingles(features: pa.Table, sample: int) -> tuple[np.ndarray, np.nd
     """(fingerprints, row of each) of the shingles the passage index samples: one in `sample` by value."""
     column = schema.whole(features.column("shingles"))
     fp = column.values.to_numpy()
-    row = np.repeat(np.arange(features.num_rows, dtype=np.int64), np.diff(column.offsets.to_numpy()))
-    keep = fp % np.uint64(max(sample, 1)) == 0
-    return fp[keep], row[keep]
+    kept = np.flatnonzero(fp % np.uint64(max(sample, 1)) == 0)
+    # The row of each kept shingle, found among the row offsets (not a row for every shingle, then filtered).
+    row = np.searchsorted(column.offsets.to_numpy(), kept, side="right") - 1
+    return fp[kept], row.astype(np.int64, copy=False)
 
 
 def sampled_across(tables: list[pa.Table], sample: int) -> tuple[np.ndarray, np.ndarray]:
