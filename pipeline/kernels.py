@@ -243,6 +243,53 @@ def translated_bytes(data: np.ndarray, table: np.ndarray) -> np.ndarray:  # prag
 
 
 @njit(cache=True, nogil=True)
+def spaced_utf8(
+    data: np.ndarray, offsets: np.ndarray, classes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """UTF-8 strings (string i is data[offsets[i]:offsets[i+1]]) with every code point of class 0 written as one
+    space (character offsets stay, byte offsets shrink), and which strings hold a code point of class 2. Returns
+    the new bytes and int32 offsets (an Arrow string array's buffers) and those flags. A malformed byte counts as
+    one character of class 0."""
+    n = len(offsets) - 1
+    out = np.empty(offsets[n] - offsets[0], dtype=np.uint8)  # never longer: a character or one space for it
+    out_offsets = np.empty(n + 1, dtype=np.int32)
+    out_offsets[0] = 0
+    flagged = np.zeros(n, dtype=np.bool_)
+    at = 0
+    for i in range(n):
+        p, end = offsets[i], offsets[i + 1]
+        while p < end:
+            lead = np.int64(data[p])
+            if lead < 0x80:
+                point, size = lead, 1
+            elif lead >= 0xF0:
+                point, size = lead & 0x07, 4
+            elif lead >= 0xE0:
+                point, size = lead & 0x0F, 3
+            elif lead >= 0xC0:
+                point, size = lead & 0x1F, 2
+            else:
+                point, size = -1, 1  # a stray continuation byte
+            if p + size > end:
+                point, size = -1, 1
+            for k in range(1, size):
+                point = (point << 6) | (np.int64(data[p + k]) & 0x3F)
+            kind = classes[point] if 0 <= point < len(classes) else 0
+            if kind:
+                for k in range(size):
+                    out[at + k] = data[p + k]
+                at += size
+                if kind == 2:
+                    flagged[i] = True
+            else:
+                out[at] = 32
+                at += 1
+            p += size
+        out_offsets[i + 1] = at
+    return out[:at].copy(), out_offsets, flagged
+
+
+@njit(cache=True, nogil=True)
 def space_separated_tokens(
     data: np.ndarray, offsets: np.ndarray, skip: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
@@ -403,6 +450,7 @@ def warm_up() -> float:
     translated_bytes(data, np.zeros(256, dtype=np.uint8))
     text_offsets = np.frombuffer(np.array([0, 3], dtype=np.int32).tobytes(), dtype=np.int32)
     space_separated_tokens(data, text_offsets, np.zeros(1, dtype=bool))
+    spaced_utf8(data, text_offsets, np.ones(128, dtype=np.uint8))
     permutation = np.ones(2, dtype=np.uint32)
     minhash_signatures(np.ones(2, dtype=np.uint32), np.array([0, 2], dtype=np.int64), permutation, permutation)
     shingle_hashes(np.ones(2, dtype=np.uint64), np.array([0, 2], dtype=np.int64), 5)
