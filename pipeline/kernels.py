@@ -290,6 +290,42 @@ def spaced_utf8(
 
 
 @njit(cache=True, nogil=True)
+def packed_by_document(shingles: np.ndarray, offsets: np.ndarray, keep_bits: int) -> np.ndarray:  # pragma: no cover
+    """Each shingle's top `keep_bits` bits under its document's index (document i owns
+    shingles[offsets[i]:offsets[i+1]]): sorted as one array, these group by document, then by value."""
+    n = len(offsets) - 1
+    out = np.empty(offsets[n] - offsets[0], dtype=np.uint64)
+    drop = np.uint64(64 - keep_bits)
+    at = 0
+    for d in range(n):
+        top = np.uint64(d) << np.uint64(keep_bits)
+        for k in range(offsets[d], offsets[d + 1]):
+            out[at] = top | (shingles[k] >> drop)
+            at += 1
+    return out
+
+
+@njit(cache=True, nogil=True)
+def distinct_by_document(
+    packed: np.ndarray, n_docs: int, keep_bits: int
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """The distinct values of sorted `packed_by_document` output, without their document bits, with each
+    document's offsets."""
+    out = np.empty(len(packed), dtype=np.uint64)
+    offsets = np.zeros(n_docs + 1, dtype=np.int64)
+    mask = np.uint64((1 << keep_bits) - 1)
+    at = 0
+    for k in range(len(packed)):
+        if k == 0 or packed[k] != packed[k - 1]:
+            out[at] = packed[k] & mask
+            offsets[np.int64(packed[k] >> np.uint64(keep_bits)) + 1] += 1
+            at += 1
+    for d in range(n_docs):
+        offsets[d + 1] += offsets[d]
+    return out[:at].copy(), offsets
+
+
+@njit(cache=True, nogil=True)
 def space_separated_tokens(
     data: np.ndarray, offsets: np.ndarray, skip: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
@@ -454,6 +490,8 @@ def warm_up() -> float:
     permutation = np.ones(2, dtype=np.uint32)
     minhash_signatures(np.ones(2, dtype=np.uint32), np.array([0, 2], dtype=np.int64), permutation, permutation)
     shingle_hashes(np.ones(2, dtype=np.uint64), np.array([0, 2], dtype=np.int64), 5)
+    packed = packed_by_document(np.ones(2, dtype=np.uint64), np.array([0, 2], dtype=np.int64), 40)
+    distinct_by_document(packed, 1, 40)
     position = np.zeros(1, dtype=np.int32)
     one = np.array([0, 1], dtype=np.int64)
     shifted_offsets(position, one, one, position.astype(np.int64), position.astype(np.int64))

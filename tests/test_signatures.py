@@ -99,10 +99,12 @@ def test_hashes_are_stable_across_processes():
 
 
 def test_fingerprints_are_sorted_distinct_per_document():
-    tokens = signatures.token_hashes(pa.array(["a b c d e a b c d e", "x y z x y z x y z"]))
+    bodies = ["a b c d e a b c d e", "", "x y z x y z x y z", "q", "the wire said the wire said so"]
+    tokens = signatures.token_hashes(pa.array(bodies))
     shingles, offsets = signatures.shingle_hashes(tokens, 5)
     values, new_offsets = signatures.shingle_fingerprints(shingles, offsets)
-    for i in range(2):
+    assert len(new_offsets) == len(bodies) + 1 and new_offsets[1] == new_offsets[2]  # the empty body has none
+    for i in range(len(bodies)):
         seg = values[new_offsets[i] : new_offsets[i + 1]]
         expected = np.unique(shingles[offsets[i] : offsets[i + 1]] >> np.uint64(24))
         assert np.array_equal(seg, expected)
