@@ -1,9 +1,9 @@
 """Arrow's memory pool for wiretrace processes.
 
-pyarrow allocates from mimalloc by default. On the machines this was measured on, mimalloc pays far more for fresh
-memory than jemalloc: 0.25 s against 0.04 s to copy 60 MB of list columns into new buffers, and 8.1-10.3 s against
-7.7-8.1 s for `bench/throughput.py` on 20,000 documents (two runs each, same input). The command line, its worker
-processes and the benchmarks switch to jemalloc where the wheel has it; a notebook importing `pipeline` keeps
+pyarrow allocates from mimalloc by default. On the machines this was measured on, mimalloc pays several times more
+than jemalloc for fresh memory, and `bench/throughput.py` on 20,000 simulated documents took 8.1-10.3 s with it
+against 7.7-8.1 s with jemalloc (two runs each, same input, `ARROW_DEFAULT_MEMORY_POOL` set). The command line, its
+worker processes and the benchmarks switch to jemalloc where the wheel has it; a notebook importing `pipeline` keeps
 whatever pool it chose.
 """
 

@@ -126,8 +126,8 @@ def _spaced(bodies: pa.Array) -> tuple[pa.StringArray, np.ndarray]:
 
 def _unicode_spaced(lowered: pa.StringArray) -> tuple[pa.StringArray, np.ndarray]:
     """Lower-cased bodies (no nulls) with every character `_NON_WORD_CHAR` matches written as one space, and which
-    of them hold a character of an unspaced script: compiled, with `character_classes` for a table (RE2's Unicode
-    classes over the bytes ran at a tenth of the ASCII path)."""
+    of them hold a character of an unspaced script: compiled, with `character_classes` for a table (RE2 replacing
+    through Unicode classes was the slowest step of tokenising non-ASCII text)."""
     buffers = lowered.buffers()
     offsets = np.frombuffer(buffers[1], dtype=np.int32)[lowered.offset : lowered.offset + len(lowered) + 1]
     data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
@@ -139,7 +139,8 @@ def _unicode_spaced(lowered: pa.StringArray) -> tuple[pa.StringArray, np.ndarray
 def character_classes() -> np.ndarray:
     """The class of every code point (uint8, 0x110000): 0 where `_NON_WORD_CHAR` matches, 1 for other characters,
     2 for those of `UNSPACED_SCRIPTS`. Found by those very patterns (RE2), so the table cannot drift from the rules;
-    building it takes ~0.5 s, so it is kept in the user's cache folder, under the pyarrow version and the rules."""
+    building it takes a noticeable part of a second, so it is kept in the user's cache folder, under the pyarrow
+    version and the rules."""
     rules = f"{pa.__version__}\0{_NON_WORD_CHAR}\0{UNSPACED_SCRIPTS}"
     key = hashlib.blake2b(rules.encode(), digest_size=8).hexdigest()
     path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "wiretrace" / f"characters-{key}.npy"

@@ -219,8 +219,7 @@ def empty(schema: pa.Schema) -> pa.Table:
 
 def whole(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     """A column as one array. `combine_chunks` copies even a single chunk, and fresh memory is dear on these
-    machines (a shard's token columns cost ~20 ms each to copy): a lone chunk laid out from its start is used as
-    it is."""
+    machines: a lone chunk laid out from its start is used as it is."""
     if isinstance(column, pa.Array):
         return column
     if column.num_chunks == 1 and _from_start(column.chunk(0)):
