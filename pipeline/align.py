@@ -196,9 +196,6 @@ class FeatureView:
     def shingles(self, row: int) -> np.ndarray:
         return self.shingle_values[self.shingle_offsets[row] : self.shingle_offsets[row + 1]]
 
-    def tokens(self, row: int) -> np.ndarray:
-        return self.token_values[self.token_offsets[row] : self.token_offsets[row + 1]]
-
     @property
     def token_codes(self) -> np.ndarray:
         """Every token of the view as one code point (see `token_code_points`), computed on first use: a document in
@@ -210,11 +207,6 @@ class FeatureView:
     def quotes(self, row: int) -> list[tuple[int, int]]:
         flat = self.quote_values[self.quote_offsets[row] : self.quote_offsets[row + 1]].tolist()
         return list(zip(flat[::2], flat[1::2], strict=True))
-
-    def token_span(self, row: int, first: int, last: int) -> tuple[int, int]:
-        """(start, end) in `text` of the row's tokens first..last (inclusive)."""
-        base = self.token_offsets[row]
-        return int(self.token_starts[base + first]), int(self.token_ends[base + last])
 
 
 def shared_counts(view_a: FeatureView, view_b: FeatureView, rows_a: np.ndarray, rows_b: np.ndarray) -> np.ndarray:
@@ -358,6 +350,23 @@ def alignments(
     return Alignments(similarity, offsets, spans, longest, quote_only)
 
 
+def _oriented_alignments(
+    view_a: FeatureView, view_b: FeatureView, rows_a: np.ndarray, rows_b: np.ndarray, flip: np.ndarray, min_words: int
+) -> tuple[np.ndarray, Alignments]:
+    """The alignments of the pairs with side a and b swapped where `flip` is set: the pairs as given come first,
+    then the flipped ones (`order` holds each one's index among the pairs given)."""
+    order = np.concatenate([np.flatnonzero(~flip), np.flatnonzero(flip)])
+    as_given = alignments(view_a, view_b, rows_a[~flip], rows_b[~flip], min_words)
+    flipped = alignments(view_b, view_a, rows_b[flip], rows_a[flip], min_words)
+    return order, Alignments(
+        np.concatenate([as_given.similarity, flipped.similarity]),
+        np.concatenate([as_given.offsets[:-1], flipped.offsets + as_given.offsets[-1]]),
+        np.concatenate([as_given.spans, flipped.spans]),
+        np.concatenate([as_given.longest, flipped.longest]),
+        np.concatenate([as_given.quote_only, flipped.quote_only]),
+    )
+
+
 @gc_paused
 def aligned_pairs(
     view_a: FeatureView,
@@ -375,16 +384,7 @@ def aligned_pairs(
     # Pairs are stored with doc_id_a < doc_id_b, and aligned in that order too: a pair gets one row, the same
     # whichever side it was found from (alignment breaks ties by order).
     flip = np.array([b < a for a, b in zip(ids_a, ids_b, strict=True)], dtype=bool)
-    order = np.concatenate([np.flatnonzero(~flip), np.flatnonzero(flip)])
-    kept_as = alignments(view_a, view_b, rows_a[~flip], rows_b[~flip], cfg.min_passage_words)
-    flipped = alignments(view_b, view_a, rows_b[flip], rows_a[flip], cfg.min_passage_words)
-    found = Alignments(
-        np.concatenate([kept_as.similarity, flipped.similarity]),
-        np.concatenate([kept_as.offsets[:-1], flipped.offsets + kept_as.offsets[-1]]),
-        np.concatenate([kept_as.spans, flipped.spans]),
-        np.concatenate([kept_as.longest, flipped.longest]),
-        np.concatenate([kept_as.quote_only, flipped.quote_only]),
-    )
+    order, found = _oriented_alignments(view_a, view_b, rows_a, rows_b, flip, cfg.min_passage_words)
     shared = screening.shared[order]
     size_a = np.where(flip, screening.size_b, screening.size_a)[order]
     size_b = np.where(flip, screening.size_a, screening.size_b)[order]

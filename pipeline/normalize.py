@@ -4,9 +4,9 @@ Two steps. Cleaning (per document, in Python over lines) removes page chrome and
 (language switchers, follow/share lines, web chrome, bylines, date lines, photo credits, tags, headlines that are not
 prose) and by corpus statistics (`pipeline/boilerplate.py`), keeps every removed segment with its reason, extracts
 title, byline, dateline place, photo credit and a date found in the text, and records where each kept piece of the
-body sits in the original `text`. Matching form (whole shard, Arrow compute kernels): NFKC, case-folded, quotes
-and dashes unified, whitespace collapsed; tokens are letters, digits and combining marks in any script, one per
-character for Han, Hiragana and Katakana.
+body sits in the original `text`. Matching form (whole shard, Arrow compute kernels and compiled passes): NFKC,
+case-folded, quotes and dashes unified, whitespace collapsed; tokens are letters, digits and combining marks in any
+script, one per character for Han, Hiragana and Katakana.
 """
 
 from __future__ import annotations
