@@ -144,7 +144,7 @@ def character_classes() -> np.ndarray:
     rules = f"{pa.__version__}\0{_NON_WORD_CHAR}\0{UNSPACED_SCRIPTS}"
     key = hashlib.blake2b(rules.encode(), digest_size=8).hexdigest()
     path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "wiretrace" / f"characters-{key}.npy"
-    with contextlib.suppress(OSError, ValueError):
+    with contextlib.suppress(OSError, ValueError, EOFError):  # none yet, or unreadable: built again
         classes = np.load(path)
         if classes.shape == (0x110000,) and classes.dtype == np.uint8:
             return classes

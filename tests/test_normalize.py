@@ -172,3 +172,17 @@ def test_compiled_space_split_gives_python_character_offsets():
         assert tokens[cursor : cursor + len(want)] == [text[a:b] for a, b in want]
         cursor += len(want)
     assert any(len(t.encode()) > len(t) for t in tokens)  # multi-byte tokens were exercised
+
+
+def test_character_classes_are_cached_and_rebuilt_when_the_cache_is_damaged(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    normalize.character_classes.cache_clear()
+    built = normalize.character_classes()
+    (cached,) = (tmp_path / "wiretrace").glob("characters-*.npy")
+    normalize.character_classes.cache_clear()
+    assert np.array_equal(normalize.character_classes(), built)  # read back from the cache
+    cached.write_bytes(cached.read_bytes()[:100])  # a torn file
+    normalize.character_classes.cache_clear()
+    assert np.array_equal(normalize.character_classes(), built)
+    assert built[ord("ж")] == 1 and built[ord(",")] == 0 and built[ord("東")] == 2
+    normalize.character_classes.cache_clear()
