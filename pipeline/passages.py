@@ -165,12 +165,56 @@ def _joined(blocks: np.ndarray, min_words: int) -> np.ndarray:  # pragma: no cov
     return out[:kept]
 
 
+_WINDOW_BASE = np.uint64(0x100000001B3)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _rolled(h: np.uint64, values: np.ndarray, i: int, k: int, top: np.uint64) -> np.uint64:  # pragma: no cover
+    """The hash of the k-window ending at values[i], from `h`, that of the window ending just before it (`top`:
+    what the value leaving the window weighs)."""
+    if i >= k:
+        h -= np.uint64(values[i - k]) * top
+    return h * _WINDOW_BASE + np.uint64(values[i])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _window_slot(h: np.uint64, mask: np.uint64) -> np.uint64:  # pragma: no cover - compiled
+    return (h ^ (h >> np.uint64(29))) & mask
+
+
 @njit(cache=True, nogil=True)
 def _share_run(a: np.ndarray, b: np.ndarray, k: int) -> bool:  # pragma: no cover - compiled
     """Whether `a` and `b` may have a stretch of `k` equal values in common (False: surely none): every k-window of
     `b` goes into an open-addressing table by a rolling hash, and each window of `a` is looked up."""
     if len(a) < k or len(b) < k:
         return False
+    top = np.uint64(1)
+    for _ in range(k - 1):
+        top *= _WINDOW_BASE
+    size = 1
+    while size < 2 * len(b):
+        size *= 2
+    mask = np.uint64(size - 1)
+    used = np.zeros(size, dtype=np.bool_)
+    keys = np.zeros(size, dtype=np.uint64)
+    h = np.uint64(0)
+    for j in range(len(b)):
+        h = _rolled(h, b, j, k, top)
+        if j >= k - 1:
+            slot = _window_slot(h, mask)
+            while used[slot] and keys[slot] != h:
+                slot = (slot + np.uint64(1)) & mask
+            used[slot], keys[slot] = True, h
+    h = np.uint64(0)
+    for i in range(len(a)):
+        h = _rolled(h, a, i, k, top)
+        if i >= k - 1:
+            slot = _window_slot(h, mask)
+            while used[slot]:
+                if keys[slot] == h:
+                    return True  # a 64-bit hash collision would only cost one needless alignment
+                slot = (slot + np.uint64(1)) & mask
+    return False
     base = np.uint64(0x100000001B3)
     top = np.uint64(1)
     for _ in range(k - 1):
