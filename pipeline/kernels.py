@@ -289,6 +289,347 @@ def spaced_utf8(
     return out[:at].copy(), out_offsets, flagged
 
 
+# Flags of a character in `text_units`' table (the Basic Multilingual Plane; no other character has any).
+SPACE, SENTENCE_END = 1, 2
+# Flags of a unit in `text_units`' output.
+UNIT_ENDS_SENTENCE, UNIT_ENDS_PAREN, UNIT_EARLY_PAREN, UNIT_ASCII, UNIT_MAYBE_SCRIPT = 1, 2, 4, 8, 16
+# A unit holding one of these may be page JavaScript (`normalize._unit_kind` looks closer). Each is matched as
+# the last bytes of a register of the line's last 8 bytes (ASCII bytes occur in UTF-8 only as themselves).
+SCRIPT_WORDS = ("window.", "function", "});", "_taboola")
+_SCRIPT_VALUES = tuple(int.from_bytes(w.encode(), "big") for w in SCRIPT_WORDS)
+_SCRIPT_MASKS = tuple((1 << (8 * len(w))) - 1 for w in SCRIPT_WORDS)
+_S0, _S1, _S2, _S3 = _SCRIPT_VALUES
+_M0, _M1, _M2, _M3 = _SCRIPT_MASKS
+
+
+@njit(cache=True, nogil=True)
+def _decoded(
+    data: np.ndarray, start: int, end: int, points: np.ndarray, bytes_at: np.ndarray
+) -> int:  # pragma: no cover - compiled
+    """Code points of the valid UTF-8 data[start:end] into `points`, each one's byte offset into `bytes_at` (and
+    the end's after the last), returning how many there are."""
+    n = 0
+    p = start
+    while p < end:
+        points[n], size = _code_point(data, p)
+        bytes_at[n] = p
+        n += 1
+        p += size
+    bytes_at[n] = end
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _flag(table: np.ndarray, point: int, flag: int) -> bool:  # pragma: no cover
+    # Statements, not `a and b`: numba compiles that expression to a path twenty times slower.
+    if point < len(table):
+        return (table[point] & flag) != 0
+    return False
+
+
+@njit(cache=True, nogil=True)
+def _stripped(points: np.ndarray, a: int, b: int, table: np.ndarray) -> tuple[int, int]:  # pragma: no cover
+    while a < b and _flag(table, points[a], SPACE):
+        a += 1
+    while b > a and _flag(table, points[b - 1], SPACE):
+        b -= 1
+    return a, b
+
+
+@njit(cache=True, nogil=True)
+def _unit_flags(table: np.ndarray, last: int, first_paren: int, a: int, high: int) -> int:  # pragma: no cover
+    flags = UNIT_ENDS_SENTENCE if _flag(table, last, SENTENCE_END) else 0
+    if last == 41:
+        flags |= UNIT_ENDS_PAREN
+    if 0 <= first_paren < a + 60:
+        flags |= UNIT_EARLY_PAREN
+    if high < 0x80:
+        flags |= UNIT_ASCII
+    return flags
+
+
+@njit(cache=True, nogil=True)
+def _paragraphs(points: np.ndarray, nc: int, table: np.ndarray, spans: np.ndarray, u: int) -> int:  # pragma: no cover
+    """The stripped paragraphs of a hard-wrapped text into spans[u:] (character start, end), returning the next
+    free row. Paragraphs end at a blank line (a line break, spaces or tabs, a line break, then any space, all
+    dropped) or at a line break before an indented line (spaces or tabs, then another character)."""
+    cursor, c = 0, 0
+    while c <= nc:
+        cut, resume = -1, -1
+        if c == nc:
+            cut, resume = nc, nc + 1
+        elif points[c] == 10:
+            j = c + 1
+            while j < nc and (points[j] == 32 or points[j] == 9):
+                j += 1
+            if j < nc and points[j] == 10:  # a blank line, and any space after it
+                j += 1
+                while j < nc and _flag(table, points[j], SPACE):
+                    j += 1
+                cut, resume = c, j
+            elif j > c + 1 and j < nc and not _flag(table, points[j], SPACE):  # an indented line
+                cut, resume = c, c + 1
+        if cut < 0:
+            c += 1
+            continue
+        a, b = _stripped(points, cursor, cut, table)
+        if a < b:
+            spans[u, 0], spans[u, 1] = a, b
+            u += 1
+        cursor = c = resume
+    return u
+
+
+@njit(cache=True, nogil=True)
+def _ascii_line(data: np.ndarray, p: int, q: int, table: np.ndarray) -> tuple[int, int, int]:  # pragma: no cover
+    """The stripped span (start, end: byte offsets) of the ASCII line data[p:q] and its `UNIT_*` flags."""
+    a, b = p, q
+    while a < b and table[data[a]] & SPACE:
+        a += 1
+    while b > a and table[data[b - 1]] & SPACE:
+        b -= 1
+    first_paren = -1
+    for k in range(a, min(b, a + 60)):
+        if data[k] == 40:
+            first_paren = k
+            break
+    flags = _unit_flags(table, data[b - 1], first_paren, a, 0) if a < b else 0
+    return a, b, flags
+
+
+@njit(cache=True, nogil=True)
+def _unicode_line(
+    data: np.ndarray, p: int, q: int, table: np.ndarray
+) -> tuple[int, int, int, int, int, int, int]:  # pragma: no cover - compiled
+    """The stripped span of the UTF-8 line data[p:q] in characters from p and in bytes, its words, `UNIT_*` flags
+    and number of characters."""
+    a, b, byte_a, byte_b, last, count, inside, high, first_paren = -1, -1, p, p, 0, 0, 0, 0, -1
+    c, spaces = 0, 0  # spaces: the code points OR-ed of the spaces since the last other character
+    while p < q:
+        point, size = _code_point(data, p)
+        space = table[point] & SPACE if point < len(table) else 0
+        count += (1 - space) & (1 - inside)  # a word starts
+        inside = 1 - space
+        if space == 0:
+            if a < 0:
+                a, byte_a, spaces = c, p, 0
+            b, byte_b, last = c + 1, p + size, point
+            high |= spaces | point
+            spaces = 0
+        else:
+            spaces |= point
+        if point == 40 and first_paren < 0:
+            first_paren = c
+        p += size
+        c += 1
+    flags = _unit_flags(table, last, first_paren, a, high) if a >= 0 else 0
+    return a, b, byte_a, byte_b, count, flags, c
+
+
+@njit(cache=True, nogil=True)
+def _ends_on_script_word(recent: np.uint64) -> bool:  # pragma: no cover - compiled
+    """Whether the bytes read last (`recent`, the newest lowest) end on one of `SCRIPT_WORDS`."""
+    hit = (recent & np.uint64(_M0)) == np.uint64(_S0)
+    hit |= (recent & np.uint64(_M1)) == np.uint64(_S1)
+    hit |= (recent & np.uint64(_M2)) == np.uint64(_S2)
+    hit |= (recent & np.uint64(_M3)) == np.uint64(_S3)
+    return hit
+
+
+@njit(cache=True, nogil=True)
+def _grown(rows: np.ndarray, size: int) -> np.ndarray:  # pragma: no cover - compiled
+    """`rows` copied into the start of an array of `size` rows."""
+    out = np.empty((size,) + rows.shape[1:], dtype=rows.dtype)  # noqa: RUF005 - numba has no starred tuples
+    out[: len(rows)] = rows
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _code_point(data: np.ndarray, p: int) -> tuple[int, int]:  # pragma: no cover - compiled
+    lead = np.int64(data[p])
+    if lead < 0x80:
+        return lead, 1
+    size = 4 if lead >= 0xF0 else (3 if lead >= 0xE0 else 2)
+    point = lead & (0x7F >> size)
+    for k in range(1, size):
+        point = (point << 6) | (np.int64(data[p + k]) & 0x3F)
+    return point, size
+
+
+@njit(cache=True, nogil=True)
+def text_units(
+    data: np.ndarray, offsets: np.ndarray, table: np.ndarray, paragraphs: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """The units cleaning classifies, for every UTF-8 text (text i is data[offsets[i]:offsets[i+1]]): its
+    non-empty lines, stripped (`str.split("\\n")` then `str.strip()`); or, for a hard-wrapped text when
+    `paragraphs` is set (most of its lines are 40+ characters that stop mid-sentence), its paragraphs.
+
+    `table` flags each character as `SPACE` (`str.isspace`) or `SENTENCE_END`. Returns per text the first unit
+    (n + 1 offsets) and whether it is hard-wrapped; per unit its character and byte span (start, end: 4 columns),
+    its number of words (`len(unit.split())`) and its `UNIT_*` flags. ASCII lines are measured on their bytes,
+    others character by character; a wrapped text's paragraphs in a pass of their own over its characters."""
+    n = len(offsets) - 1
+    first = np.zeros(n + 1, dtype=np.int64)
+    wrapped = np.zeros(n, dtype=np.bool_)
+    spans = np.empty((16 * n + 16, 4), dtype=np.int64)  # grown as needed: a text has a unit per line at most
+    words = np.empty(len(spans), dtype=np.int32)
+    flags = np.zeros(len(spans), dtype=np.uint8)
+    points = np.empty(0, dtype=np.int64)
+    bytes_at = np.empty(1, dtype=np.int64)
+    u = 0
+    for i in range(n):
+        base, end = offsets[i], offsets[i + 1]
+        start_u, long_open = u, 0
+        if len(spans) - u < end - base + 1:
+            size = max(2 * len(spans), u + end - base + 1)
+            spans, words, flags = _grown(spans, size), _grown(words, size), _grown(flags, size)
+        p, c = base, 0
+        while True:
+            q, high, count, before, recent, script = p, 0, 0, 1, np.uint64(0), False
+            while q < end and data[q] != 10:  # the line's end, whether it is ASCII, and its words if so
+                byte = data[q]
+                high |= byte
+                space = table[byte] & SPACE
+                count += before & (space ^ 1)  # a word starts
+                before = space
+                recent = (recent << np.uint64(8)) | np.uint64(byte)
+                script |= _ends_on_script_word(recent)
+                q += 1
+            if high < 0x80:
+                a, b, unit_flags = _ascii_line(data, p, q, table)
+                char_a, char_b, chars = c + a - p, c + b - p, q - p
+            else:
+                char_a, char_b, a, b, count, unit_flags, chars = _unicode_line(data, p, q, table)
+                char_a, char_b = c + char_a, c + char_b
+            if b > a:
+                spans[u, 0], spans[u, 1], spans[u, 2], spans[u, 3] = char_a, char_b, a - base, b - base
+                words[u], flags[u] = count, unit_flags | (UNIT_MAYBE_SCRIPT if script else 0)
+                if char_b - char_a >= 40 and (unit_flags & UNIT_ENDS_SENTENCE) == 0:
+                    long_open += 1
+                u += 1
+            c += chars + 1
+            if q >= end:
+                break
+            p = q + 1
+        lines = u - start_u
+        wrapped[i] = lines >= 2 and long_open >= 0.3 * lines
+        if wrapped[i] and paragraphs:
+            if len(points) < end - base + 1:
+                points = np.empty(end - base + 1, dtype=np.int64)
+                bytes_at = np.empty(end - base + 2, dtype=np.int64)
+            nc = _decoded(data, base, end, points, bytes_at)
+            u = _paragraphs(points, nc, table, spans, start_u)
+            for k in range(start_u, u):
+                a, b = spans[k, 0], spans[k, 1]
+                count, inside, high, first_paren = 0, 0, 0, -1
+                for c in range(a, b):
+                    space = table[points[c]] & SPACE if points[c] < len(table) else 0
+                    count += (1 - space) & (1 - inside)
+                    inside = 1 - space
+                    high |= points[c]
+                    if points[c] == 40 and first_paren < 0:
+                        first_paren = c
+                words[k] = count
+                flags[k] = _unit_flags(table, points[b - 1], first_paren, a, high)
+                spans[k, 2], spans[k, 3] = bytes_at[a] - base, bytes_at[b] - base
+                recent = np.uint64(0)
+                for p in range(base + spans[k, 2], base + spans[k, 3]):
+                    recent = (recent << np.uint64(8)) | np.uint64(data[p])
+                    if _ends_on_script_word(recent):
+                        flags[k] |= UNIT_MAYBE_SCRIPT
+        first[i + 1] = u
+    return first, wrapped, spans[:u].copy(), words[:u].copy(), flags[:u].copy()
+
+
+# Kinds of a unit in `kept_units`.
+PROSE, HEADLINE, CHROME = 0, 1, 2
+
+
+@njit(cache=True, nogil=True)
+def kept_units(
+    first: np.ndarray, kinds: np.ndarray, opens_lower: np.ndarray, ends_sentence: np.ndarray, wrapped: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """Which units of each text stay in its body, and which headlines leave it (and whether above its first prose
+    unit), by `normalize.clean`'s rules: a headline opening in lower case after a prose unit that stopped
+    mid-sentence is prose; outside hard-wrapped text, a headline leaves the body above the first or below the last
+    prose unit, or when no headline is next to it (the unit before the first is the last, as Python indexes)."""
+    kinds = kinds.copy()
+    keep = np.zeros(len(kinds), dtype=np.bool_)
+    dropped = np.zeros(len(kinds), dtype=np.bool_)
+    at_top = np.zeros(len(kinds), dtype=np.bool_)
+    for d in range(len(first) - 1):
+        a, n = first[d], first[d + 1] - first[d]
+        for i in range(a + 1, a + n):
+            if kinds[i] == HEADLINE and opens_lower[i] and kinds[i - 1] == PROSE and not ends_sentence[i - 1]:
+                kinds[i] = PROSE
+        first_prose, last_prose = -1, n - 1
+        for i in range(n):
+            if kinds[a + i] == PROSE:
+                if first_prose < 0:
+                    first_prose = i
+                last_prose = i
+        first_prose = max(first_prose, 0)
+        for i in range(n):
+            kind = kinds[a + i]
+            if kind == CHROME:
+                continue
+            if kind == HEADLINE and not wrapped[d]:
+                before = kinds[a + i - 1] if i > 0 else kinds[a + n - 1]
+                isolated = before != HEADLINE and (i + 1 >= n or kinds[a + i + 1] != HEADLINE)
+                if i < first_prose or i > last_prose or isolated:
+                    dropped[a + i] = True
+                    at_top[a + i] = i < first_prose
+                    continue
+            keep[a + i] = True
+    return keep, dropped, at_top
+
+
+@njit(cache=True, nogil=True)
+def joined_pieces(
+    data: np.ndarray, offsets: np.ndarray, first: np.ndarray, keep: np.ndarray, spans: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """Each text's kept pieces joined by newlines: the body's bytes and int32 offsets (an Arrow string array's
+    buffers), and the body map: per text its first piece (n + 1 offsets), per piece (body start, text start,
+    length) in characters. spans[k] is piece k's (character start, end, byte start, byte end) in its text."""
+    n = len(first) - 1
+    out = np.empty(offsets[n] - offsets[0] + n, dtype=np.uint8)
+    body_offsets = np.zeros(n + 1, dtype=np.int32)
+    map_first = np.zeros(n + 1, dtype=np.int64)
+    pieces = np.empty((len(keep), 3), dtype=np.int32)
+    at, m = 0, 0
+    for d in range(n):
+        cursor = 0
+        for k in range(first[d], first[d + 1]):
+            if not keep[k]:
+                continue
+            if cursor:
+                out[at] = 10
+                at += 1
+            size = spans[k, 3] - spans[k, 2]
+            out[at : at + size] = data[offsets[d] + spans[k, 2] : offsets[d] + spans[k, 3]]
+            at += size
+            pieces[m, 0], pieces[m, 1], pieces[m, 2] = cursor, spans[k, 0], spans[k, 1] - spans[k, 0]
+            cursor += spans[k, 1] - spans[k, 0] + 1
+            m += 1
+        body_offsets[d + 1] = at
+        map_first[d + 1] = m
+    return out[:at].copy(), body_offsets, map_first, pieces[:m].copy()
+
+
+@njit(cache=True, nogil=True)
+def gathered_bytes(
+    data: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """data[starts[i]:ends[i]] for every i, packed one after another: the buffers of an Arrow string array."""
+    out_offsets = np.zeros(len(starts) + 1, dtype=np.int32)
+    for i in range(len(starts)):
+        out_offsets[i + 1] = out_offsets[i] + ends[i] - starts[i]
+    out = np.empty(out_offsets[-1], dtype=np.uint8)
+    for i in range(len(starts)):
+        out[out_offsets[i] : out_offsets[i + 1]] = data[starts[i] : ends[i]]
+    return out, out_offsets
+
+
 @njit(cache=True, nogil=True)
 def packed_by_document(shingles: np.ndarray, offsets: np.ndarray, keep_bits: int) -> np.ndarray:  # pragma: no cover
     """Each shingle's top `keep_bits` bits under its document's index (document i owns
@@ -485,6 +826,10 @@ def warm_up() -> float:
     data = np.frombuffer(b"a b", dtype=np.uint8)  # Arrow buffers arrive read-only
     translated_bytes(data, np.zeros(256, dtype=np.uint8))
     text_offsets = np.frombuffer(np.array([0, 3], dtype=np.int32).tobytes(), dtype=np.int32)
+    first, wrapped, spans, _, flags = text_units(data, text_offsets, np.zeros(128, dtype=np.uint8), True)
+    gathered_bytes(data, spans[:, 2].copy(), spans[:, 3].copy())
+    kept = kept_units(first, flags, wrapped, wrapped, wrapped)[0]
+    joined_pieces(data, text_offsets, first, kept, spans)
     space_separated_tokens(data, text_offsets, np.zeros(1, dtype=bool))
     spaced_utf8(data, text_offsets, np.ones(128, dtype=np.uint8))
     permutation = np.ones(2, dtype=np.uint32)

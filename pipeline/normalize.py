@@ -73,9 +73,7 @@ def body_tokens(bodies: pa.Array) -> BodyTokens:
     bodies = bodies.combine_chunks() if isinstance(bodies, pa.ChunkedArray) else bodies
     spaced, special = _spaced(bodies)
     spaced = spaced.combine_chunks() if isinstance(spaced, pa.ChunkedArray) else spaced
-    buffers = spaced.buffers()
-    value_offsets = np.frombuffer(buffers[1], dtype=np.int32)[spaced.offset : spaced.offset + len(spaced) + 1]
-    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
+    data, value_offsets = schema.string_buffers(spaced)
     skip = special | pc.is_null(spaced).to_numpy(zero_copy_only=False)
     counts, t_starts, t_ends, packed, token_offsets = kernels.space_separated_tokens(data, value_offsets, skip)
     strings = pa.StringArray.from_buffers(len(t_starts), pa.py_buffer(token_offsets), pa.py_buffer(packed))
@@ -128,9 +126,7 @@ def _unicode_spaced(lowered: pa.StringArray) -> tuple[pa.StringArray, np.ndarray
     """Lower-cased bodies (no nulls) with every character `_NON_WORD_CHAR` matches written as one space, and which
     of them hold a character of an unspaced script: compiled, with `character_classes` for a table (RE2 replacing
     through Unicode classes was the slowest step of tokenising non-ASCII text)."""
-    buffers = lowered.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=np.int32)[lowered.offset : lowered.offset + len(lowered) + 1]
-    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
+    data, offsets = schema.string_buffers(lowered)
     out, out_offsets, unspaced = kernels.spaced_utf8(data, offsets, character_classes())
     return pa.StringArray.from_buffers(len(lowered), pa.py_buffer(out_offsets), pa.py_buffer(out)), unspaced
 
@@ -274,7 +270,6 @@ _INLINE_PHOTO = re.compile(
     r"\s*(?:illustrative\s+)?(?:photo|фото|foto)?\s*\((?:photo|фото|foto)\s*:\s*[^)]{1,80}\)\s*$", re.IGNORECASE
 )
 _SENTENCE_END = ".!?…:;\"'»”’)]۔。！？؟।"
-_LINE = re.compile(r"[^\n]+")
 
 
 def _folds_apart(unit: str, lowered: str) -> bool:
@@ -380,48 +375,47 @@ def _line_key(line: str) -> str:
     return " ".join(line.casefold().split())
 
 
-_BLOCK_BREAK = re.compile(r"\n[ \t]*\n\s*|\n(?=[ \t]+\S)")
-
-
 # A line ends a sentence when its last character is one of these (`line[-1:] in _END_CHARS`: `str.endswith` with a
 # tuple tries each ending in turn, several times slower on every line of every document).
 _END_CHARS = frozenset(_SENTENCE_END)
 
 
-def _lines(text: str) -> tuple[list[tuple[int, str]], bool]:
-    """(start, stripped) of each non-empty line, and whether the text is hard-wrapped: most of its lines are 40+
-    characters that stop mid-sentence, as wire copy is filed."""
-    lines: list[tuple[int, str]] = []
-    offset = 0
-    long_open = 0
-    for raw in text.split("\n"):
-        stripped = raw.strip()
-        if stripped:
-            lines.append((offset + len(raw) - len(raw.lstrip()), stripped))
-            if len(stripped) >= 40 and stripped[-1:] not in _END_CHARS:
-                long_open += 1
-        offset += len(raw) + 1
-    return lines, len(lines) >= 2 and long_open >= 0.3 * len(lines)
+@lru_cache(maxsize=1)
+def _character_flags() -> np.ndarray:
+    """`kernels.text_units`' table: which characters of the Basic Multilingual Plane `str.strip` removes (no
+    character beyond it is a space) and which end a sentence."""
+    flags = np.zeros(0x10000, dtype=np.uint8)
+    flags[[c for c in range(0x10000) if chr(c).isspace()]] |= kernels.SPACE
+    flags[[ord(c) for c in _SENTENCE_END]] |= kernels.SENTENCE_END
+    return flags
 
 
-def _units(text: str) -> tuple[list[tuple[int, str]], bool]:
-    """(start, stripped text) of each unit the rules classify, and whether the text is hard-wrapped. Units are
-    lines, or, for hard-wrapped text, paragraphs separated by blank or indented lines."""
-    lines, wrapped = _lines(text)
-    if not wrapped:
-        return lines, False
-    units, cursor = [], 0
-    for m in _BLOCK_BREAK.finditer(text):
-        units.append((cursor, m.start()))
-        cursor = m.end()
-    units.append((cursor, len(text)))
-    out = []
-    for a, b in units:
-        raw = text[a:b]
-        stripped = raw.strip()
-        if stripped:
-            out.append((a + len(raw) - len(raw.lstrip()), stripped))
-    return out, True
+@dataclass
+class TextUnits:
+    """The units cleaning classifies, for a batch of texts (see `kernels.text_units`): text i owns units
+    first[i]:first[i+1], each a stripped line, or a paragraph of a hard-wrapped text."""
+
+    first: np.ndarray  # int64, per text and one more
+    wrapped: np.ndarray  # bool, per text
+    starts: np.ndarray  # int64 character offsets of each unit in its text
+    ends: np.ndarray
+    byte_starts: np.ndarray  # int64 byte offsets of each unit in its text's UTF-8
+    byte_ends: np.ndarray
+    words: np.ndarray  # int32, len(unit.split())
+    flags: np.ndarray  # uint8, kernels.UNIT_*
+    strings: pa.StringArray  # each unit's text
+
+
+def text_units(texts: pa.Array) -> TextUnits:
+    """Every text's units, found in one compiled pass over the batch's UTF-8 buffer."""
+    texts = schema.whole(texts)
+    data, offsets = schema.string_buffers(texts)
+    first, wrapped, spans, words, flags = kernels.text_units(data, offsets, _character_flags(), True)
+    text_of_unit = np.repeat(np.arange(len(texts)), np.diff(first))
+    base = offsets[:-1].astype(np.int64)[text_of_unit]
+    packed, packed_offsets = kernels.gathered_bytes(data, base + spans[:, 2], base + spans[:, 3])
+    strings = pa.StringArray.from_buffers(len(words), pa.py_buffer(packed_offsets), pa.py_buffer(packed))
+    return TextUnits(first, wrapped, spans[:, 0], spans[:, 1], spans[:, 2], spans[:, 3], words, flags, strings)
 
 
 def clean(
@@ -437,57 +431,218 @@ def clean(
 
     `chrome_lines` are line hashes that recur across many sources, `source_chrome` those that recur across this
     document's own source (both from corpus statistics, see `pipeline/boilerplate.py`)."""
-    units, wrapped = _units(text)
-    out = Cleaned("", [], [])
-    out.title = title or title_from_lines([u for _, u in units[:4]], rules.headline_max_words)
-    title_key = _line_key(out.title) if out.title else None
-    n_edge = edge_lines if (chrome_lines or source_chrome) else 0
-    kinds = [
-        _unit_kind(u, start, rules, out, chrome_lines, source_chrome, edge=i < n_edge or i >= len(units) - n_edge)
-        for i, (start, u) in enumerate(units)
-    ]
-    for i in range(1, len(kinds)):
-        # A line opening in lower case after a prose line that stopped mid-sentence is the rest of that sentence,
-        # broken by the scraper ("…according to" / "a blog post Friday. Spotify"), not a headline.
-        if (
-            kinds[i][0] == "headline"
-            and units[i][1][:1].islower()
-            and kinds[i - 1][0] == "prose"
-            and units[i - 1][1][-1:] not in _END_CHARS
-        ):
-            kinds[i] = ("prose", kinds[i][1])
-    prose = [i for i, k in enumerate(kinds) if k[0] == "prose"]
-    # A document with no prose at all (a table, a list of results) keeps its lines: they are its content.
-    first, last = (prose[0], prose[-1]) if prose else (0, len(units) - 1)
-    body_parts: list[str] = []
-    cursor = 0
-    dated = False  # a dateline or date prefix was taken off an opening paragraph
-    for i, ((start, unit), (kind, piece_end)) in enumerate(zip(units, kinds, strict=True)):
-        if kind not in ("prose", "headline"):
-            continue
-        if kind == "headline" and not wrapped:
-            # Not prose: removed at the top or bottom of the page, or alone between paragraphs (related headline,
-            # subheading); kept inside runs of such lines (tables, lists) so no content is lost. Hard-wrapped wire
-            # text has no page chrome: its short lines are tables and notes, and all stay.
-            isolated = kinds[i - 1][0] != "headline" and (i + 1 >= len(kinds) or kinds[i + 1][0] != "headline")
-            if i < first or i > last or isolated:
-                kept = " ".join(unit[: piece_end - start].split())
-                out.segments.append((start, piece_end, _headline_reason(kept, title_key, i < first)))
-                continue
-        # The article's dateline opens its first paragraph, or one of the next two when a caption or a kicker
-        # came first.
-        # came first; an agency dateline ("NEW YORK (AP) — ") is recognised further down, after photo galleries.
-        piece = unit[: piece_end - start]
-        piece_start = start
-        if not dated and (not body_parts or (len(body_parts) < 10 and "(" in piece[:60])):
-            piece_start, piece = _strip_prefixes(piece, start, out, first_prose=True, need_credit=len(body_parts) >= 3)
-            dated = piece_start != start
-        out.body_map.append((cursor, piece_start, len(piece)))
-        body_parts.append(piece)
-        cursor += len(piece) + 1
-    out.body = "\n".join(body_parts)
-    out.segments.sort()
+    batch = clean_texts(pa.array([text], pa.string()), [title], rules, chrome_lines, [source_chrome], edge_lines)
+    out = batch.found[0]
+    out.body = batch.body[0].as_py()
+    out.body_map = [tuple(piece.values()) for piece in batch.body_map[0].as_py()]
     return out
+
+
+@dataclass
+class CleanedTexts:
+    """`clean` of a batch: each text's body and body map as Arrow, and what was found in it (`Cleaned` with an
+    empty body: its segments, title, byline, dateline place, photo credit and date)."""
+
+    body: pa.StringArray
+    body_map: pa.ListArray  # of schema.BODY_PIECE
+    found: list[Cleaned]
+
+
+def clean_texts(
+    texts: pa.Array,
+    titles: list[str | None],
+    rules: Rules,
+    chrome_lines: frozenset[int],
+    source_chromes: list[frozenset[int]],
+    edge_lines: int,
+) -> CleanedTexts:
+    """`clean` for every text of a batch (no nulls), with the title and the source's chrome of each.
+
+    Compiled passes find the units and join the kept ones into bodies; the batch's regular expressions (RE2) settle
+    most units as plain prose. Python reads only the units they cannot settle, each text's first paragraph (for a
+    dateline) and what it removes."""
+    texts = schema.whole(texts)
+    units = text_units(texts)
+    n_edge = np.array([edge_lines if (chrome_lines or chrome) else 0 for chrome in source_chromes], dtype=np.int64)
+    plain = _plain_units(units, n_edge, rules, chrome_lines.union(*source_chromes))
+    found = [Cleaned("", [], []) for _ in range(len(texts))]
+    spans = np.column_stack([units.starts, units.ends, units.byte_starts, units.byte_ends])
+    kinds, opens_lower = _unit_kinds(units, plain, n_edge, rules, chrome_lines, source_chromes, found, spans)
+    ends_sentence = (units.flags & kernels.UNIT_ENDS_SENTENCE) != 0
+    keep, dropped, at_top = kernels.kept_units(units.first, kinds, opens_lower, ends_sentence, units.wrapped)
+    _find_titles(units, titles, plain, rules, found)
+    _drop_headlines(units, np.flatnonzero(dropped), at_top, spans, found)
+    _strip_openings(units, keep, spans, found)
+    data, offsets = schema.string_buffers(texts)
+    body, body_offsets, map_first, pieces = kernels.joined_pieces(data, offsets, units.first, keep, spans)
+    for out in found:
+        out.segments.sort()
+    body_map = pa.ListArray.from_arrays(
+        pa.array(map_first.astype(np.int32)),
+        pa.StructArray.from_arrays([pa.array(pieces[:, k]) for k in range(3)], fields=list(schema.BODY_PIECE)),
+    )
+    body_array = pa.StringArray.from_buffers(len(texts), pa.py_buffer(body_offsets), pa.py_buffer(body))
+    return CleanedTexts(body_array, body_map, found)
+
+
+def _doc_of_unit(units: TextUnits) -> np.ndarray:
+    return np.repeat(np.arange(len(units.first) - 1), np.diff(units.first))
+
+
+def _unit_kinds(
+    units: TextUnits,
+    plain: np.ndarray,
+    n_edge: np.ndarray,
+    rules: Rules,
+    chrome_lines: frozenset[int],
+    source_chromes: list[frozenset[int]],
+    found: list[Cleaned],
+    spans: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each unit's `kernels` kind (plain units are prose) and whether it opens in lower case (read for headlines
+    only). `_unit_kind` classifies the others, recording their segments and metadata in `found`, and any cut-off
+    closing photo credit shortens the unit's span in `spans`."""
+    kinds = np.zeros(len(plain), dtype=np.uint8)
+    opens_lower = np.zeros(len(plain), dtype=np.bool_)
+    others = np.flatnonzero(~plain)
+    docs = _doc_of_unit(units)[others]
+    position = others - units.first[docs]
+    edges = (position < n_edge[docs]) | (position >= units.first[docs + 1] - units.first[docs] - n_edge[docs])
+    named = {"prose": kernels.PROSE, "headline": kernels.HEADLINE, "chrome": kernels.CHROME}
+    strings = units.strings.take(pa.array(others)).to_pylist()
+    for k, doc, edge, start, unit in zip(
+        others.tolist(), docs.tolist(), edges.tolist(), units.starts[others].tolist(), strings, strict=True
+    ):
+        kind, end = _unit_kind(unit, start, rules, found[doc], chrome_lines, source_chromes[doc], edge)
+        kinds[k] = named[kind]
+        opens_lower[k] = unit[:1].islower()
+        if end < start + len(unit):  # a closing photo credit stays out of the body
+            spans[k, 1] = end
+            spans[k, 3] = spans[k, 2] + len(unit[: end - start].encode("utf-8"))
+    return kinds, opens_lower
+
+
+def _find_titles(
+    units: TextUnits, titles: list[str | None], plain: np.ndarray, rules: Rules, found: list[Cleaned]
+) -> None:
+    """Each text's title: the given one, else a headline among its first units (`title_from_lines`). A text whose
+    first unit is plain prose has none."""
+    for doc, title in enumerate(titles):
+        found[doc].title = title or None
+    first = units.first
+    looking = [doc for doc, title in enumerate(titles) if not title and first[doc] < first[doc + 1]]
+    for doc in (d for d in looking if not plain[first[d]]):
+        a, b = int(first[doc]), int(min(first[doc] + 4, first[doc + 1]))
+        found[doc].title = title_from_lines(units.strings[a:b].to_pylist(), rules.headline_max_words)
+
+
+def _drop_headlines(
+    units: TextUnits, dropped: np.ndarray, at_top: np.ndarray, spans: np.ndarray, found: list[Cleaned]
+) -> None:
+    """The segments of headlines that leave the body: the title, a site name at the top, or another headline."""
+    doc_of_unit = _doc_of_unit(units)
+    for k, unit in zip(dropped.tolist(), units.strings.take(pa.array(dropped)).to_pylist(), strict=True):
+        out = found[int(doc_of_unit[k])]
+        start, end = int(spans[k, 0]), int(spans[k, 1])
+        title_key = _line_key(out.title) if out.title else None
+        kept = " ".join(unit[: end - start].split())
+        out.segments.append((start, end, _headline_reason(kept, title_key, bool(at_top[k]))))
+
+
+def _strip_openings(units: TextUnits, keep: np.ndarray, spans: np.ndarray, found: list[Cleaned]) -> None:
+    """A "date 2021-08-06 " prefix or an agency dateline off the opening of each body: its first kept unit, or one
+    of the next nine that has "(" in its first 60 characters (a caption or kicker came first); a dateline found
+    from the fourth piece on must name an agency. Shortens those units' spans in place."""
+    doc_of_unit = _doc_of_unit(units)
+    rank = np.cumsum(keep) - 1
+    rank -= np.concatenate([[0], np.cumsum(keep)])[units.first[:-1]][doc_of_unit]
+    early = (units.flags & kernels.UNIT_EARLY_PAREN) != 0
+    candidates = np.flatnonzero(keep & ((rank == 0) | ((rank < 10) & early)))
+    dated = np.zeros(len(found), dtype=bool)
+    strings = units.strings.take(pa.array(candidates)).to_pylist()
+    for k, unit in zip(candidates.tolist(), strings, strict=True):
+        doc = int(doc_of_unit[k])
+        start, end = int(spans[k, 0]), int(spans[k, 1])
+        piece = unit[: end - start]
+        if dated[doc] or (rank[k] > 0 and "(" not in piece[:60]):
+            continue
+        new_start, _ = _strip_prefixes(piece, start, found[doc], first_prose=True, need_credit=rank[k] >= 3)
+        if new_start != start:
+            dated[doc] = True
+            spans[k, 0] = new_start
+            spans[k, 2] += len(piece[: new_start - start].encode("utf-8"))
+
+
+# Python's `\s` on ASCII text (RE2's lacks \v and \x1c-\x1f).
+_ASCII_SPACE = r"\t\n\x0b\f\r\x1c-\x1f "
+
+
+def re2_pattern(pattern: str) -> str:
+    r"""A pattern of the built-in rules as RE2 reads it with the meaning Python's `re` gives it on ASCII text: only
+    `\s` differs (on ASCII text `\w`, `\d` and `\b` mean the same in both)."""
+    out, in_class, i = [], False, 0
+    while i < len(pattern):
+        piece = pattern[i : i + 2]
+        if piece == r"\s":
+            out.append(_ASCII_SPACE if in_class else f"[{_ASCII_SPACE}]")
+            i += 2
+            continue
+        if pattern[i] == "\\":
+            out.append(piece)
+            i += 2
+            continue
+        if pattern[i] == "[" and not in_class:
+            in_class = True
+            if pattern[i + 1 : i + 2] == "]":  # a literal "]" opening the class
+                out.append("[]")
+                i += 2
+                continue
+        elif pattern[i] == "]" and in_class:
+            in_class = False
+        out.append(pattern[i])
+        i += 1
+    return "".join(out)
+
+
+def _plain_units(units: TextUnits, n_edge: np.ndarray, rules: Rules, every_chrome: frozenset[int]) -> np.ndarray:
+    """Which units `_unit_kind` would call prose as they are, with no segment or metadata: what the batch can
+    tell without Python. A unit is not plain when it may be script, may match a chrome rule (RE2 runs the built-in
+    rules over the short ASCII units; other short units, and all of them when the config adds patterns, are left
+    to Python), sits at a document's edge with a line hash of the chrome, may close on a photo credit, or may be a
+    headline (no sentence end and at most `headline_max_words` words)."""
+    n = len(units.words)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    flags = units.flags
+    ends_sentence = (flags & kernels.UNIT_ENDS_SENTENCE) != 0
+    short = (units.ends - units.starts) <= _MAX_CHROME_CHARS
+    maybe_chrome = short.copy()
+    if rules.custom is None:
+        checked = short & ((flags & kernels.UNIT_ASCII) != 0)
+        lowered = pc.ascii_lower(units.strings.filter(pa.array(checked)))
+        hits = pc.match_substring_regex(lowered, _builtin_re2()).to_numpy(zero_copy_only=False)
+        maybe_chrome[checked] = hits
+    maybe_script = (flags & kernels.UNIT_MAYBE_SCRIPT) != 0
+    counts = np.diff(units.first)
+    text_of_unit = np.repeat(np.arange(len(counts)), counts)
+    position = np.arange(n) - units.first[:-1][text_of_unit]
+    edge_n = n_edge[text_of_unit]
+    edge = (position < edge_n) | (position >= counts[text_of_unit] - edge_n)
+    chrome_hash = np.zeros(n, dtype=bool)
+    if every_chrome:
+        at_edge = np.flatnonzero(edge)
+        hashes = [hash_line(u) for u in units.strings.take(pa.array(at_edge)).to_pylist()]
+        chrome_hash[at_edge] = [h in every_chrome for h in hashes]
+    prose_early = ~edge & ~short & ends_sentence
+    settled = ~maybe_chrome & ~chrome_hash & ((flags & kernels.UNIT_ENDS_PAREN) == 0)
+    not_headline = ends_sentence | (units.words > rules.headline_max_words)
+    return ~maybe_script & (prose_early | (settled & not_headline))
+
+
+@lru_cache(maxsize=1)
+def _builtin_re2() -> str:
+    builtin = [f"(?P<{reason}>{re2_pattern(pattern)})" for reason, pattern in CHROME_RULES.items()]
+    return "^(?:" + "|".join(builtin) + f")[{_ASCII_SPACE}]*$"
 
 
 _NOT_PLACES = {"FILE", "PHOTO", "UPDATE", "UPDATED", "CORRECTION", "EDITOR'S NOTE", "ADVISORY"}
@@ -509,7 +664,7 @@ def _unit_kind(
     """("chrome", end) for a unit removed by a rule or by statistics (its segment recorded, metadata extracted),
     else ("headline" | "prose", end of the part to keep: a closing photo credit is cut off)."""
     end = start + len(unit)
-    if ("window." in unit or "function" in unit or "});" in unit or "_taboola" in unit) and _SCRIPT.search(unit):
+    if any(word in unit for word in kernels.SCRIPT_WORDS) and _SCRIPT.search(unit):
         out.segments.append((start, end, "script"))  # page JavaScript the scraper kept
         return "chrome", end
     if not edge and len(unit) > _MAX_CHROME_CHARS and unit[-1:] in _END_CHARS:
@@ -675,49 +830,33 @@ def normalize_documents(
     cfg = cfg or NormalizeConfig()
     rules = _rules(tuple(cfg.extra_chrome_patterns), cfg.headline_max_words)
     everywhere = boilerplate.everywhere if boilerplate is not None else frozenset()
-    columns = {
-        name: documents.column(name).to_pylist() for name in ("doc_id", "text", "title", "source", "lang", "run_id")
+    sources = documents.column("source").to_pylist()
+    chromes = [boilerplate.for_source(s) if boilerplate is not None else frozenset() for s in sources]
+    titles = documents.column("title").to_pylist()
+    cleaned = clean_texts(documents.column("text"), titles, rules, everywhere, chromes, cfg.edge_lines)
+    found = cleaned.found
+    out: dict[str, pa.Array | list] = {
+        "body": cleaned.body,
+        "body_map": cleaned.body_map,
+        "title": [f.title for f in found],
+        "byline": [f.byline for f in found],
+        "dateline_place": [f.dateline_place for f in found],
+        "photo_credit": [f.photo_credit for f in found],
+        "lang": _languages(documents.column("lang"), cleaned.body, cfg.detect_language),
     }
-    out: dict[str, list] = {
-        k: []
-        for k in (
-            "body",
-            "body_map",
-            "title",
-            "byline",
-            "dateline_place",
-            "photo_credit",
-            "lang",
-        )
-    }
+    segmented = [i for i, f in enumerate(found) if f.segments]
+    texts = documents.column("text").take(pa.array(segmented, pa.int64())).to_pylist()
     segments: dict[str, list] = {name: [] for name in schema.SEGMENTS.names}
-    map_offsets, map_pieces = [0], []
-    text_dates: list[datetime | None] = []
-    for i, text in enumerate(columns["text"]):
-        chrome = boilerplate.for_source(columns["source"][i]) if boilerplate is not None else frozenset()
-        cleaned = clean(text, columns["title"][i], rules, everywhere, chrome, cfg.edge_lines)
-        text_dates.append(cleaned.text_date)
-        out["body"].append(cleaned.body)
-        map_offsets.append(map_offsets[-1] + len(cleaned.body_map))
-        map_pieces.extend(cleaned.body_map)
-        out["title"].append(cleaned.title)
-        out["byline"].append(cleaned.byline)
-        out["dateline_place"].append(cleaned.dateline_place)
-        out["photo_credit"].append(cleaned.photo_credit)
-        lang = columns["lang"][i]
-        out["lang"].append(lang if lang or not cfg.detect_language else detect_language(cleaned.body))
-        for start, end, reason in cleaned.segments:
-            segments["doc_id"].append(columns["doc_id"][i])
+    for i, text in zip(segmented, texts, strict=True):
+        for start, end, reason in found[i].segments:
             segments["start"].append(start)
             segments["end"].append(end)
             segments["reason"].append(reason)
             segments["content"].append(text[start:end])
-            segments["run_id"].append(columns["run_id"][i])
-    pieces = np.array(map_pieces, dtype=np.int32).reshape(-1, 3)
-    out["body_map"] = pa.ListArray.from_arrays(
-        pa.array(map_offsets, pa.int32()),
-        pa.StructArray.from_arrays([pa.array(pieces[:, k]) for k in range(3)], fields=list(schema.BODY_PIECE)),
-    )
+    owners = pa.array(np.repeat(segmented, [len(found[i].segments) for i in segmented]).astype(np.int64))
+    segments["doc_id"] = documents.column("doc_id").take(owners)
+    segments["run_id"] = documents.column("run_id").take(owners)
+    text_dates = [f.text_date for f in found]
     # Dates stay in Arrow: a date found in the text fills `published_at` only where the metadata has none.
     metadata = documents.column("published_at")
     found = pa.array(text_dates, schema.TIMESTAMP)
@@ -731,6 +870,15 @@ def normalize_documents(
         array = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values, field.type)
         table = table.set_column(table.schema.get_field_index(name), field, array)
     return Normalized(table, pa.Table.from_pydict(segments, schema=schema.SEGMENTS))
+
+
+def _languages(given: pa.ChunkedArray, bodies: pa.StringArray, detect: bool) -> list[str | None]:
+    """Each document's language: the one its record gave, else (when `detect`) the one its body is written in."""
+    languages = given.to_pylist()
+    missing = [i for i, lang in enumerate(languages) if not lang] if detect else []
+    for i, body in zip(missing, bodies.take(pa.array(missing, pa.int64())).to_pylist(), strict=True):
+        languages[i] = detect_language(body)
+    return languages
 
 
 _RULES_CACHE: dict[tuple, Rules] = {}

@@ -5,6 +5,7 @@ The output contract (column names and meanings) is documented in README.md; colu
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -225,6 +226,17 @@ def whole(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     if column.num_chunks == 1 and _from_start(column.chunk(0)):
         return column.chunk(0)
     return column.combine_chunks()
+
+
+def string_buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The UTF-8 bytes and int32 value offsets of a string array (no copy), both read-only: the compiled kernels
+    then have one signature whether Arrow built the buffers (writable) or read them from a file."""
+    buffers = array.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=np.int32)[array.offset : array.offset + len(array) + 1]
+    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
+    offsets.flags.writeable = False
+    data.flags.writeable = False
+    return data, offsets
 
 
 def _from_start(array: pa.Array) -> bool:
