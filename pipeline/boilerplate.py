@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from pipeline.config import NormalizeConfig
 from pipeline.gcpause import gc_paused
-from pipeline.normalize import edge_lines, hash_line
+from pipeline.normalize import edge_line_strings, hash_line
 
 EDGE_LINES = pa.schema(
     [("source", pa.string()), ("doc_index", pa.int64()), ("line_hash", pa.uint64()), ("words", pa.int32())]
@@ -25,25 +25,20 @@ EDGE_LINES = pa.schema(
 @gc_paused
 def edge_line_table(documents: pa.Table, cfg: NormalizeConfig, first_index: int = 0) -> pa.Table:
     """One row per distinct edge line of each document: (source, doc_index, line_hash, words)."""
-    sources, indexes, hashes, words = [], [], [], []
-    for i, (source, text) in enumerate(
-        zip(documents.column("source").to_pylist(), documents.column("text").to_pylist(), strict=True)
-    ):
-        seen = set()
-        for line in edge_lines(text, cfg.edge_lines):
-            key = hash_line(line)
-            if key not in seen:
-                seen.add(key)
-                hashes.append(key)
-                words.append(line.count(" ") + 1)
-        sources.extend([source or ""] * len(seen))
-        indexes.extend([first_index + i] * len(seen))
+    lines = edge_line_strings(documents.column("text"), cfg.edge_lines)
+    hashes = np.array([hash_line(line) for line in lines.strings.to_pylist()], dtype=np.uint64)
+    doc_index = np.repeat(np.arange(documents.num_rows, dtype=np.int64), np.diff(lines.first))
+    # A line repeated within one document counts once for it (its first occurrence stays).
+    order = np.lexsort((np.arange(len(hashes)), hashes, doc_index))
+    repeat = np.zeros(len(order), dtype=bool)
+    repeat[1:] = (doc_index[order][1:] == doc_index[order][:-1]) & (hashes[order][1:] == hashes[order][:-1])
+    kept = np.sort(order[~repeat])
     return pa.Table.from_arrays(
         [
-            pa.array(sources, pa.string()),
-            pa.array(indexes, pa.int64()),
-            pa.array(hashes, pa.uint64()),
-            pa.array(words, pa.int32()),
+            documents.column("source").fill_null("").take(pa.array(doc_index[kept])),
+            pa.array(doc_index[kept] + first_index, pa.int64()),
+            pa.array(hashes[kept], pa.uint64()),
+            pa.array(lines.spaces[kept] + 1, pa.int32()),
         ],
         schema=EDGE_LINES,
     )

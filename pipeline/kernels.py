@@ -541,6 +541,73 @@ def text_units(
     return first, wrapped, spans[:u].copy(), words[:u].copy(), flags[:u].copy()
 
 
+@njit(cache=True, nogil=True)
+def _stripped_bytes(
+    data: np.ndarray, p: int, q: int, high: int, table: np.ndarray
+) -> tuple[int, int]:  # pragma: no cover - compiled
+    """The byte span of data[p:q] (one line, `high` its bytes OR-ed) without the spaces `str.strip` removes."""
+    if high < 0x80:
+        a, b, _ = _ascii_line(data, p, q, table)
+        return a, b
+    char_a, _, a, b, _, _, _ = _unicode_line(data, p, q, table)
+    return (a, b) if char_a >= 0 else (q, q)
+
+
+@njit(cache=True, nogil=True)
+def edge_line_spans(
+    data: np.ndarray, offsets: np.ndarray, n: int, table: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """The first and the last `n` non-empty stripped lines of every UTF-8 text, each once (`normalize.edge_lines`),
+    read from the two ends of the text only. Returns per text its first line (n + 1 offsets) and per line its
+    byte span in `data` (start, end) and its number of spaces."""
+    texts = len(offsets) - 1
+    first = np.zeros(texts + 1, dtype=np.int64)
+    starts = np.empty(2 * n * texts, dtype=np.int64)
+    ends = np.empty(2 * n * texts, dtype=np.int64)
+    spaces = np.empty(2 * n * texts, dtype=np.int64)
+    u = 0
+    for i in range(texts):
+        end = offsets[i + 1]
+        p, found = offsets[i], 0
+        while p <= end and found < n:
+            q, high, count = p, 0, 0
+            while q < end and data[q] != 10:
+                high |= data[q]
+                count += data[q] == 32
+                q += 1
+            a, b = _stripped_bytes(data, p, q, high, table)
+            if a < b:
+                starts[u], ends[u], spaces[u] = a, b, count - _spaces(data, p, a) - _spaces(data, b, q)
+                u += 1
+                found += 1
+            p = q + 1
+        head_end, q, found = p, end, 0  # the tail: lines from the end back to the first one the head did not read
+        while q >= head_end and found < n:
+            p, high, count = q, 0, 0
+            while p > head_end and data[p - 1] != 10:
+                p -= 1
+                high |= data[p]
+                count += data[p] == 32
+            a, b = _stripped_bytes(data, p, q, high, table)
+            if a < b:
+                starts[u], ends[u], spaces[u] = a, b, count - _spaces(data, p, a) - _spaces(data, b, q)
+                u += 1
+                found += 1
+            q = p - 1
+        for column in (starts, ends, spaces):  # the tail was read backwards
+            column[u - found : u] = column[u - found : u][::-1].copy()
+        first[i + 1] = u
+    return first, starts[:u].copy(), ends[:u].copy(), spaces[:u].copy()
+
+
+@njit(cache=True, nogil=True)
+def _spaces(data: np.ndarray, p: int, q: int) -> int:  # pragma: no cover - compiled
+    count = 0
+    for k in range(p, q):
+        count += data[k] == 32
+    return count
+
+
 # Kinds of a unit in `kept_units`.
 PROSE, HEADLINE, CHROME = 0, 1, 2
 
@@ -830,6 +897,7 @@ def warm_up() -> float:
     gathered_bytes(data, spans[:, 2].copy(), spans[:, 3].copy())
     kept = kept_units(first, flags, wrapped, wrapped, wrapped)[0]
     joined_pieces(data, text_offsets, first, kept, spans)
+    edge_line_spans(data, text_offsets, 4, np.zeros(128, dtype=np.uint8))
     space_separated_tokens(data, text_offsets, np.zeros(1, dtype=bool))
     spaced_utf8(data, text_offsets, np.ones(128, dtype=np.uint8))
     permutation = np.ones(2, dtype=np.uint32)

@@ -176,3 +176,25 @@ def test_a_batch_is_cleaned_as_each_text_alone():
         )
         for body_start, text_start, length in alone.body_map:
             assert alone.body[body_start : body_start + length] == text[text_start : text_start + length]
+
+
+def python_edge_lines(text: str, n: int) -> list[str]:
+    """The first and last `n` non-empty stripped lines, each once, as Python states it."""
+    lines = [line.strip() for line in text.split("\n")]
+    taken, head = 0, []
+    while taken < len(lines) and len(head) < n:
+        if lines[taken]:
+            head.append(lines[taken])
+        taken += 1
+    tail = [line for line in lines[taken:] if line][-n:] if n else []
+    return head + tail
+
+
+@pytest.mark.parametrize("n", [0, 1, 4])
+def test_edge_lines_are_read_from_both_ends_of_each_text(n):
+    edges = normalize.edge_line_strings(pa.array(TEXTS), n)
+    strings = edges.strings.to_pylist()
+    for i, text in enumerate(TEXTS):
+        lines = strings[edges.first[i] : edges.first[i + 1]]
+        assert lines == python_edge_lines(text, n), repr(text)
+        assert edges.spaces[edges.first[i] : edges.first[i + 1]].tolist() == [line.count(" ") for line in lines]
