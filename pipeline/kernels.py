@@ -608,6 +608,76 @@ def _spaces(data: np.ndarray, p: int, q: int) -> int:  # pragma: no cover - comp
     return count
 
 
+# Quotation styles of `quote_spans`: opening mark, closing marks (the second is -1 where there is one), whether a
+# line break ends the attempt, fewest characters between the marks. (`normalize._QUOTED` states the same styles.)
+QUOTE_STYLES = np.array(
+    [
+        [0x22, 0x22, -1, 1, 12],  # "…"
+        [0x201C, 0x201D, -1, 1, 12],  # “…”
+        [0xAB, 0xBB, -1, 1, 12],  # «…»
+        [0x201E, 0x201C, 0x201D, 1, 12],  # „…“ or „…”
+        [0x2018, 0x2019, -1, 1, 12],  # ‘…’
+        [0x2039, 0x203A, -1, 1, 12],  # ‹…›
+        [0x300C, 0x300D, -1, 0, 6],  # 「…」
+        [0x300E, 0x300F, -1, 0, 6],  # 『…』
+    ],
+    dtype=np.int64,
+)
+
+
+@njit(cache=True, nogil=True)
+def quote_spans(
+    data: np.ndarray, offsets: np.ndarray, styles: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """The quoted stretches of every UTF-8 text, as a regular expression's successive leftmost matches find them:
+    from an opening mark to the first closing mark (or line break, where it ends the attempt) after it, kept when
+    enough characters lie between. Returns per text its first value (n + 1 offsets) and the flat character offsets
+    start0, end0, start1, end1, ... (int32)."""
+    n = len(offsets) - 1
+    first = np.zeros(n + 1, dtype=np.int64)
+    # A quotation takes 12 bytes at least (「 and 」 are 3 each), so this bound holds; pages never written are never
+    # touched. (Growing the array inside the loop would cost numba reference counting on every character.)
+    values = np.empty(2 * ((offsets[n] - offsets[0]) // 12 + 1), dtype=np.int32)
+    m = 0
+    for i in range(n):
+        p, c, end = offsets[i], 0, offsets[i + 1]
+        while p < end:
+            if data[p] < 0x80 and data[p] != 0x22:  # most characters: no mark opens there
+                p += 1
+                c += 1
+                continue
+            point, size = _code_point(data, p)
+            style = -1
+            for s in range(len(styles)):
+                if point == styles[s, 0]:
+                    style = s
+            if style < 0:
+                p += size
+                c += 1
+                continue
+            close, other_close, line_ends = styles[style, 1], styles[style, 2], styles[style, 3] != 0
+            q, j, closed = p + size, c + 1, False
+            while q < end:
+                inner, inner_size = _code_point(data, q)
+                if inner in (close, other_close):
+                    closed = True
+                    break
+                if inner == 10 and line_ends:
+                    break
+                q += inner_size
+                j += 1
+            if closed and j - c - 1 >= styles[style, 4]:
+                values[m], values[m + 1] = c, j + 1
+                m += 2
+                _, close_size = _code_point(data, q)
+                p, c = q + close_size, j + 1
+            else:
+                p += size
+                c += 1
+        first[i + 1] = m
+    return first, values[:m].copy()
+
+
 # Kinds of a unit in `kept_units`.
 PROSE, HEADLINE, CHROME = 0, 1, 2
 
@@ -898,6 +968,7 @@ def warm_up() -> float:
     kept = kept_units(first, flags, wrapped, wrapped, wrapped)[0]
     joined_pieces(data, text_offsets, first, kept, spans)
     edge_line_spans(data, text_offsets, 4, np.zeros(128, dtype=np.uint8))
+    quote_spans(data, text_offsets, QUOTE_STYLES)
     space_separated_tokens(data, text_offsets, np.zeros(1, dtype=bool))
     spaced_utf8(data, text_offsets, np.ones(128, dtype=np.uint8))
     permutation = np.ones(2, dtype=np.uint32)

@@ -198,7 +198,7 @@ def features(
             _list_array(tokens.values, tokens.offsets),
             _list_array(starts, tokens.offsets),
             _list_array(ends, tokens.offsets),
-            pa.array(quotes, pa.list_(pa.int32())),
+            quotes,
             pa.FixedSizeListArray.from_arrays(pa.array(keys.ravel()), bands),
         ],
         schema=schema.features_schema(num_perm, bands),

@@ -59,9 +59,24 @@ def test_quote_offsets_of_a_batch_equal_quote_spans_of_each_text():
         None,
         "",
     ]
-    got = quote_offsets(pa.array(texts, pa.string()))
+    got = quote_offsets(pa.array(texts, pa.string())).to_pylist()
     assert got == [[x for span in quote_spans(t or "") for x in span] for t in texts]
     assert sum(1 for g in got if g) == 3  # texts with and without quotes were both exercised
+
+
+def test_quote_offsets_match_the_quote_pattern_on_random_text():
+    """The compiled pass finds what `quote_spans` (the regular expression) finds, mark for mark."""
+    import random
+
+    from pipeline.normalize import quote_offsets, quote_spans
+
+    rng = random.Random(5)
+    alphabet = list('"“”«»„‘’‹›「」『』') + ["\n", " ", "a", "b", "ё", "边", "😀", "e\u0301"] * 3
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80))) for _ in range(3000)]
+    texts += ["".join(rng.choice(["a", " ", rng.choice(alphabet)]) for _ in range(200)) for _ in range(500)]
+    got = quote_offsets(pa.array(texts, pa.string())).to_pylist()
+    assert got == [[x for span in quote_spans(t) for x in span] for t in texts]
+    assert sum(1 for g in got if g) > 500
 
 
 def test_a_shared_quotation_is_not_reuse():
