@@ -697,8 +697,10 @@ def kept_units(
     for d in range(len(first) - 1):
         a, n = first[d], first[d + 1] - first[d]
         for i in range(a + 1, a + n):
+            # The rest of a sentence the scraper broke ("…according to" / "a blog post Friday. Spotify").
             if kinds[i] == HEADLINE and opens_lower[i] and kinds[i - 1] == PROSE and not ends_sentence[i - 1]:
                 kinds[i] = PROSE
+        # A text with no prose at all (a table, a list of results) keeps its lines: they are its content.
         first_prose, last_prose = -1, n - 1
         for i in range(n):
             if kinds[a + i] == PROSE:
@@ -710,6 +712,8 @@ def kept_units(
             kind = kinds[a + i]
             if kind == CHROME:
                 continue
+            # Runs of headlines (tables, lists) stay, so no content is lost; hard-wrapped wire text has no page
+            # chrome, and its short lines are tables and notes.
             if kind == HEADLINE and not wrapped[d]:
                 before = kinds[a + i - 1] if i > 0 else kinds[a + n - 1]
                 isolated = before != HEADLINE and (i + 1 >= n or kinds[a + i + 1] != HEADLINE)

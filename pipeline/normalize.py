@@ -404,6 +404,7 @@ class TextUnits:
     words: np.ndarray  # int32, len(unit.split())
     flags: np.ndarray  # uint8, kernels.UNIT_*
     strings: pa.StringArray  # each unit's text
+    text_of_unit: np.ndarray  # int64, the text each unit belongs to
 
 
 def text_units(texts: pa.Array) -> TextUnits:
@@ -415,7 +416,9 @@ def text_units(texts: pa.Array) -> TextUnits:
     base = offsets[:-1].astype(np.int64)[text_of_unit]
     packed, packed_offsets = kernels.gathered_bytes(data, base + spans[:, 2], base + spans[:, 3])
     strings = pa.StringArray.from_buffers(len(words), pa.py_buffer(packed_offsets), pa.py_buffer(packed))
-    return TextUnits(first, wrapped, spans[:, 0], spans[:, 1], spans[:, 2], spans[:, 3], words, flags, strings)
+    return TextUnits(
+        first, wrapped, spans[:, 0], spans[:, 1], spans[:, 2], spans[:, 3], words, flags, strings, text_of_unit
+    )
 
 
 def clean(
@@ -462,6 +465,8 @@ def clean_texts(
     most units as plain prose. Python reads only the units they cannot settle, each text's first paragraph (for a
     dateline) and what it removes."""
     texts = schema.whole(texts)
+    if texts.null_count:
+        texts = pc.fill_null(texts, "")
     units = text_units(texts)
     n_edge = np.array([edge_lines if (chrome_lines or chrome) else 0 for chrome in source_chromes], dtype=np.int64)
     plain = _plain_units(units, n_edge, rules, chrome_lines.union(*source_chromes))
@@ -485,10 +490,6 @@ def clean_texts(
     return CleanedTexts(body_array, body_map, found)
 
 
-def _doc_of_unit(units: TextUnits) -> np.ndarray:
-    return np.repeat(np.arange(len(units.first) - 1), np.diff(units.first))
-
-
 def _unit_kinds(
     units: TextUnits,
     plain: np.ndarray,
@@ -505,7 +506,7 @@ def _unit_kinds(
     kinds = np.zeros(len(plain), dtype=np.uint8)
     opens_lower = np.zeros(len(plain), dtype=np.bool_)
     others = np.flatnonzero(~plain)
-    docs = _doc_of_unit(units)[others]
+    docs = units.text_of_unit[others]
     position = others - units.first[docs]
     edges = (position < n_edge[docs]) | (position >= units.first[docs + 1] - units.first[docs] - n_edge[docs])
     named = {"prose": kernels.PROSE, "headline": kernels.HEADLINE, "chrome": kernels.CHROME}
@@ -540,9 +541,8 @@ def _drop_headlines(
     units: TextUnits, dropped: np.ndarray, at_top: np.ndarray, spans: np.ndarray, found: list[Cleaned]
 ) -> None:
     """The segments of headlines that leave the body: the title, a site name at the top, or another headline."""
-    doc_of_unit = _doc_of_unit(units)
     for k, unit in zip(dropped.tolist(), units.strings.take(pa.array(dropped)).to_pylist(), strict=True):
-        out = found[int(doc_of_unit[k])]
+        out = found[int(units.text_of_unit[k])]
         start, end = int(spans[k, 0]), int(spans[k, 1])
         title_key = _line_key(out.title) if out.title else None
         kept = " ".join(unit[: end - start].split())
@@ -553,7 +553,7 @@ def _strip_openings(units: TextUnits, keep: np.ndarray, spans: np.ndarray, found
     """A "date 2021-08-06 " prefix or an agency dateline off the opening of each body: its first kept unit, or one
     of the next nine that has "(" in its first 60 characters (a caption or kicker came first); a dateline found
     from the fourth piece on must name an agency. Shortens those units' spans in place."""
-    doc_of_unit = _doc_of_unit(units)
+    doc_of_unit = units.text_of_unit
     rank = np.cumsum(keep) - 1
     rank -= np.concatenate([[0], np.cumsum(keep)])[units.first[:-1]][doc_of_unit]
     early = (units.flags & kernels.UNIT_EARLY_PAREN) != 0
@@ -624,7 +624,7 @@ def _plain_units(units: TextUnits, n_edge: np.ndarray, rules: Rules, every_chrom
         maybe_chrome[checked] = hits
     maybe_script = (flags & kernels.UNIT_MAYBE_SCRIPT) != 0
     counts = np.diff(units.first)
-    text_of_unit = np.repeat(np.arange(len(counts)), counts)
+    text_of_unit = units.text_of_unit
     position = np.arange(n) - units.first[:-1][text_of_unit]
     edge_n = n_edge[text_of_unit]
     edge = (position < edge_n) | (position >= counts[text_of_unit] - edge_n)

@@ -198,3 +198,11 @@ def test_edge_lines_are_read_from_both_ends_of_each_text(n):
         lines = strings[edges.first[i] : edges.first[i + 1]]
         assert lines == python_edge_lines(text, n), repr(text)
         assert edges.spaces[edges.first[i] : edges.first[i + 1]].tolist() == [line.count(" ") for line in lines]
+
+
+def test_a_null_text_is_cleaned_as_an_empty_one():
+    batch = normalize.clean_texts(
+        pa.array([None, "Vilnius said."]), [None, None], RULES, frozenset(), [frozenset()] * 2, 4
+    )
+    assert batch.body.to_pylist() == ["", "Vilnius said."]
+    assert batch.found[0].segments == []
