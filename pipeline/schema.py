@@ -232,7 +232,10 @@ def string_buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """The UTF-8 bytes and int32 value offsets of a string array (no copy), both read-only: the compiled kernels
     then have one signature whether Arrow built the buffers (writable) or read them from a file."""
     buffers = array.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=np.int32)[array.offset : array.offset + len(array) + 1]
+    if buffers[1] is None:  # an empty array may come without buffers
+        offsets = np.zeros(len(array) + 1, dtype=np.int32)
+    else:
+        offsets = np.frombuffer(buffers[1], dtype=np.int32)[array.offset : array.offset + len(array) + 1]
     data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
     offsets.flags.writeable = False
     data.flags.writeable = False

@@ -40,3 +40,13 @@ def test_use_jemalloc_makes_it_the_default_pool_where_pyarrow_has_it():
         pytest.skip("this pyarrow build has no jemalloc")
     assert arrowpool.use_jemalloc() == "jemalloc" == pa.default_memory_pool().backend_name
     assert pa.array(np.arange(10)).sum().as_py() == 45  # allocations work from the new pool
+
+
+def test_string_buffers_are_read_only_views_of_the_values_of_any_slice():
+    array = pa.array(["ab", None, "cde", ""])
+    for part in (array, array.slice(1, 3), array.slice(4), pa.array([], pa.string())):
+        data, offsets = schema.string_buffers(part)
+        assert not data.flags.writeable and not offsets.flags.writeable
+        assert len(offsets) == len(part) + 1
+        texts = [bytes(data[offsets[i] : offsets[i + 1]]).decode() for i in range(len(part))]
+        assert texts == [t or "" for t in part.to_pylist()]
