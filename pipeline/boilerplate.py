@@ -15,18 +15,25 @@ import pyarrow as pa
 
 from pipeline.config import NormalizeConfig
 from pipeline.gcpause import gc_paused
-from pipeline.normalize import edge_line_strings, hash_line
+from pipeline.normalize import edge_line_strings, folded_line, hash_folded
 
 EDGE_LINES = pa.schema(
-    [("source", pa.string()), ("doc_index", pa.int64()), ("line_hash", pa.uint64()), ("words", pa.int32())]
+    [
+        ("source", pa.string()),
+        ("doc_index", pa.int64()),
+        ("line_hash", pa.uint64()),
+        ("words", pa.int32()),
+        ("folded_bytes", pa.int32()),  # the UTF-8 length of the case-folded line (what `hash_line` hashes)
+    ]
 )
 
 
 @gc_paused
 def edge_line_table(documents: pa.Table, cfg: NormalizeConfig, first_index: int = 0) -> pa.Table:
-    """One row per distinct edge line of each document: (source, doc_index, line_hash, words)."""
+    """One row per distinct edge line of each document: (source, doc_index, line_hash, words, folded_bytes)."""
     lines = edge_line_strings(documents.column("text"), cfg.edge_lines)
-    hashes = np.array([hash_line(line) for line in lines.strings.to_pylist()], dtype=np.uint64)
+    folded = [folded_line(line) for line in lines.strings.to_pylist()]
+    hashes = np.array([hash_folded(line) for line in folded], dtype=np.uint64)
     doc_index = np.repeat(np.arange(documents.num_rows, dtype=np.int64), np.diff(lines.first))
     # A line repeated within one document counts once for it (its first occurrence stays).
     order = np.lexsort((np.arange(len(hashes)), hashes, doc_index))
@@ -39,6 +46,7 @@ def edge_line_table(documents: pa.Table, cfg: NormalizeConfig, first_index: int 
             pa.array(doc_index[kept] + first_index, pa.int64()),
             pa.array(hashes[kept], pa.uint64()),
             pa.array(lines.spaces[kept] + 1, pa.int32()),
+            pa.array(np.array([len(line) for line in folded], dtype=np.int32)[kept]),
         ],
         schema=EDGE_LINES,
     )
@@ -50,6 +58,8 @@ class BoilerplateIndex:
 
     everywhere: frozenset[int] = frozenset()
     by_source: dict[str, frozenset[int]] = field(default_factory=dict)
+    # The longest of these lines, case-folded, in UTF-8 bytes: a longer line is none of them, unhashed.
+    longest: int = 0
 
     def for_source(self, source: str | None) -> frozenset[int]:
         return self.by_source.get(source or "", frozenset())
@@ -58,13 +68,14 @@ class BoilerplateIndex:
         sources = [""] * len(self.everywhere) + [s for s, keys in self.by_source.items() for _ in keys]
         hashes = list(self.everywhere) + [k for keys in self.by_source.values() for k in keys]
         kinds = ["boilerplate"] * len(self.everywhere) + ["site_chrome"] * (len(hashes) - len(self.everywhere))
-        return pa.table(
+        table = pa.table(
             {
                 "source": pa.array(sources, pa.string()),
                 "line_hash": pa.array(hashes, pa.uint64()),
                 "kind": pa.array(kinds, pa.string()),
             }
         )
+        return table.replace_schema_metadata({"longest": str(self.longest)})
 
     @classmethod
     def from_table(cls, table: pa.Table) -> BoilerplateIndex:
@@ -76,7 +87,8 @@ class BoilerplateIndex:
                 everywhere.add(key)
             else:
                 by_source.setdefault(source, set()).add(key)
-        return cls(frozenset(everywhere), {s: frozenset(k) for s, k in by_source.items()})
+        longest = int((table.schema.metadata or {}).get(b"longest", b"0"))
+        return cls(frozenset(everywhere), {s: frozenset(k) for s, k in by_source.items()}, longest)
 
 
 def boilerplate_index(edges: pa.Table, cfg: NormalizeConfig) -> BoilerplateIndex:
@@ -112,8 +124,14 @@ def boilerplate_index(edges: pa.Table, cfg: NormalizeConfig) -> BoilerplateIndex
     line_source, _ = _groups(hashes[short], source_codes[short])
     line_rows, n_sources = _groups(hashes[short][line_source])
     lines = hashes[short][line_source][line_rows]
-    everywhere = frozenset(lines[n_sources >= cfg.boilerplate_min_sources].tolist())
-    return BoilerplateIndex(everywhere, {s: frozenset(k) for s, k in by_source.items()})
+    common = n_sources >= cfg.boilerplate_min_sources
+    everywhere = frozenset(lines[common].tolist())
+    # Equal hashes are equal folded lines, so any row of a line gives its length.
+    lengths = edges.column("folded_bytes").to_numpy()
+    chrome_lengths = np.concatenate(
+        [lengths[triples][rows][chrome], lengths[short][line_source][line_rows][common], [0]]
+    )
+    return BoilerplateIndex(everywhere, {s: frozenset(k) for s, k in by_source.items()}, int(chrome_lengths.max()))
 
 
 def _groups(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

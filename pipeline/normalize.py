@@ -458,8 +458,10 @@ def clean_texts(
     chrome_lines: frozenset[int],
     source_chromes: list[frozenset[int]],
     edge_lines: int,
+    chrome_longest: int | None = None,
 ) -> CleanedTexts:
-    """`clean` for every text of a batch (no nulls), with the title and the source's chrome of each.
+    """`clean` for every text of a batch (no nulls), with the title and the source's chrome of each
+    (`chrome_longest`: the longest of the chrome lines, case-folded, in UTF-8 bytes, when known).
 
     Compiled passes find the units and join the kept ones into bodies; the batch's regular expressions (RE2) settle
     most units as plain prose. Python reads only the units they cannot settle, each text's first paragraph (for a
@@ -469,7 +471,7 @@ def clean_texts(
         texts = pc.fill_null(texts, "")
     units = text_units(texts)
     n_edge = np.array([edge_lines if (chrome_lines or chrome) else 0 for chrome in source_chromes], dtype=np.int64)
-    plain = _plain_units(units, n_edge, rules, chrome_lines.union(*source_chromes))
+    plain = _plain_units(units, n_edge, rules, chrome_lines.union(*source_chromes), chrome_longest)
     found = [Cleaned("", [], []) for _ in range(len(texts))]
     spans = np.column_stack([units.starts, units.ends, units.byte_starts, units.byte_ends])
     kinds, opens_lower = _unit_kinds(units, plain, n_edge, rules, chrome_lines, source_chromes, found, spans)
@@ -604,7 +606,9 @@ def re2_pattern(pattern: str) -> str:
     return "".join(out)
 
 
-def _plain_units(units: TextUnits, n_edge: np.ndarray, rules: Rules, every_chrome: frozenset[int]) -> np.ndarray:
+def _plain_units(
+    units: TextUnits, n_edge: np.ndarray, rules: Rules, every_chrome: frozenset[int], longest: int | None = None
+) -> np.ndarray:
     """Which units `_unit_kind` would call prose as they are, with no segment or metadata: what the batch can
     tell without Python. A unit is not plain when it may be script, may match a chrome rule (RE2 runs the built-in
     rules over the short ASCII units; other short units, and all of them when the config adds patterns, are left
@@ -630,7 +634,10 @@ def _plain_units(units: TextUnits, n_edge: np.ndarray, rules: Rules, every_chrom
     edge = (position < edge_n) | (position >= counts[text_of_unit] - edge_n)
     chrome_hash = np.zeros(n, dtype=bool)
     if every_chrome:
-        at_edge = np.flatnonzero(edge)
+        # Case folding shrinks a character's UTF-8 to a third at most (K, the Kelvin sign, to k): a unit more
+        # than three times the longest chrome line's length cannot fold to one of them.
+        fits = edge if longest is None else edge & (units.byte_ends - units.byte_starts <= 3 * longest)
+        at_edge = np.flatnonzero(fits)
         hashes = [hash_line(u) for u in units.strings.take(pa.array(at_edge)).to_pylist()]
         chrome_hash[at_edge] = [h in every_chrome for h in hashes]
     prose_early = ~edge & ~short & ends_sentence
@@ -758,7 +765,17 @@ def quote_offsets(texts: pa.Array | pa.ChunkedArray) -> pa.ListArray:
 def hash_line(line: str) -> int:
     """A stable hash of a stripped line, case ignored, for boilerplate statistics. (Inner spacing counts: pages
     repeat their chrome byte for byte, and skipping the split/join halves the cost of the statistics.)"""
-    return xxhash.xxh3_64_intdigest(line.casefold().encode("utf-8"))
+    return hash_folded(folded_line(line))
+
+
+def folded_line(line: str) -> bytes:
+    """A stripped line as boilerplate statistics compare it: case-folded, in UTF-8."""
+    return line.casefold().encode("utf-8")
+
+
+def hash_folded(folded: bytes) -> int:
+    """`hash_line` of the line `folded_line` gave `folded`."""
+    return xxhash.xxh3_64_intdigest(folded)
 
 
 @dataclass
@@ -836,7 +853,8 @@ def normalize_documents(
     sources = documents.column("source").to_pylist()
     chromes = [boilerplate.for_source(s) if boilerplate is not None else frozenset() for s in sources]
     titles = documents.column("title").to_pylist()
-    cleaned = clean_texts(documents.column("text"), titles, rules, everywhere, chromes, cfg.edge_lines)
+    longest = boilerplate.longest if boilerplate is not None else None
+    cleaned = clean_texts(documents.column("text"), titles, rules, everywhere, chromes, cfg.edge_lines, longest)
     found = cleaned.found
     out: dict[str, pa.Array | list] = {
         "body": cleaned.body,

@@ -206,3 +206,25 @@ def test_a_null_text_is_cleaned_as_an_empty_one():
     )
     assert batch.body.to_pylist() == ["", "Vilnius said."]
     assert batch.found[0].segments == []
+
+
+def test_the_chrome_length_bound_changes_no_unit():
+    """Edge units longer than three times the longest chrome line are not hashed: none of them could be one."""
+    rng = random.Random(9)
+    units = normalize.text_units(pa.array(TEXTS))
+    strings = units.strings.to_pylist()
+    short = [line for line in strings if len(line) < 60]  # chrome lines are short
+    chrome = [*rng.sample(short, 200), "KELVIN \u212a", "straße"]  # folding shrinks K, grows ß
+    hashes = frozenset(normalize.hash_line(line) for line in chrome)
+    longest = max(len(normalize.folded_line(line)) for line in chrome)
+    n_edge = np.array([rng.choice([0, 2, 4]) for _ in TEXTS])
+    bounded = normalize._plain_units(units, n_edge, RULES, hashes, longest)
+    assert np.array_equal(bounded, normalize._plain_units(units, n_edge, RULES, hashes))
+    assert (units.byte_ends - units.byte_starts > 3 * longest).any()  # the bound skipped some
+
+
+def test_the_boilerplate_index_keeps_its_longest_line_through_its_table():
+    from pipeline.boilerplate import BoilerplateIndex
+
+    index = BoilerplateIndex(frozenset({1, 2}), {"site": frozenset({3})}, 57)
+    assert BoilerplateIndex.from_table(index.to_table()) == index
