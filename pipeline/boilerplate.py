@@ -58,8 +58,8 @@ class BoilerplateIndex:
 
     everywhere: frozenset[int] = frozenset()
     by_source: dict[str, frozenset[int]] = field(default_factory=dict)
-    # The longest of these lines, case-folded, in UTF-8 bytes: a longer line is none of them, unhashed.
-    longest: int = 0
+    # The longest of these lines, case-folded, in UTF-8 bytes (None: not known): a longer line is none of them.
+    longest: int | None = None
 
     def for_source(self, source: str | None) -> frozenset[int]:
         return self.by_source.get(source or "", frozenset())
@@ -75,7 +75,7 @@ class BoilerplateIndex:
                 "kind": pa.array(kinds, pa.string()),
             }
         )
-        return table.replace_schema_metadata({"longest": str(self.longest)})
+        return table.replace_schema_metadata({} if self.longest is None else {"longest": str(self.longest)})
 
     @classmethod
     def from_table(cls, table: pa.Table) -> BoilerplateIndex:
@@ -87,7 +87,8 @@ class BoilerplateIndex:
                 everywhere.add(key)
             else:
                 by_source.setdefault(source, set()).add(key)
-        longest = int((table.schema.metadata or {}).get(b"longest", b"0"))
+        known = (table.schema.metadata or {}).get(b"longest")  # a table written before lengths were kept has none
+        longest = int(known) if known is not None else None
         return cls(frozenset(everywhere), {s: frozenset(k) for s, k in by_source.items()}, longest)
 
 

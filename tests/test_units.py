@@ -228,3 +228,5 @@ def test_the_boilerplate_index_keeps_its_longest_line_through_its_table():
 
     index = BoilerplateIndex(frozenset({1, 2}), {"site": frozenset({3})}, 57)
     assert BoilerplateIndex.from_table(index.to_table()) == index
+    unknown = BoilerplateIndex(frozenset({1}), {}, None)  # e.g. a table written before lengths were kept
+    assert BoilerplateIndex.from_table(unknown.to_table().replace_schema_metadata(None)).longest is None
