@@ -557,9 +557,9 @@ def _stripped_bytes(
 def edge_line_spans(
     data: np.ndarray, offsets: np.ndarray, n: int, table: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
-    """The first and the last `n` non-empty stripped lines of every UTF-8 text, each once (`normalize.edge_lines`),
-    read from the two ends of the text only. Returns per text its first line (n + 1 offsets) and per line its
-    byte span in `data` (start, end) and its number of spaces."""
+    """The first and the last `n` non-empty stripped lines of every UTF-8 text, each once (`str.split("\\n")`, then
+    `str.strip()`), read from the two ends of the text only. Returns per text its first line (n + 1 offsets) and
+    per line its byte span in `data` (start, end) and its number of spaces."""
     texts = len(offsets) - 1
     first = np.zeros(texts + 1, dtype=np.int64)
     starts = np.empty(2 * n * texts, dtype=np.int64)
@@ -608,7 +608,7 @@ def _spaces(data: np.ndarray, p: int, q: int) -> int:  # pragma: no cover - comp
     return count
 
 
-# Quotation styles of `quote_spans`: opening mark, closing marks (the second is -1 where there is one), whether a
+# Quotation styles of `quote_spans`: opening mark, closing marks (the second -1 where only one closes), whether a
 # line break ends the attempt, fewest characters between the marks. (`normalize._QUOTED` states the same styles.)
 QUOTE_STYLES = np.array(
     [
