@@ -321,7 +321,7 @@ def _decoded(
 
 @njit(cache=True, nogil=True)
 def _flag(table: np.ndarray, point: int, flag: int) -> bool:  # pragma: no cover
-    # Statements, not `a and b`: numba compiles that expression to a path twenty times slower.
+    # Statements, not `a and b`: numba compiles that expression to a path many times slower.
     if point < len(table):
         return (table[point] & flag) != 0
     return False

@@ -215,38 +215,6 @@ def _share_run(a: np.ndarray, b: np.ndarray, k: int) -> bool:  # pragma: no cove
                     return True  # a 64-bit hash collision would only cost one needless alignment
                 slot = (slot + np.uint64(1)) & mask
     return False
-    base = np.uint64(0x100000001B3)
-    top = np.uint64(1)
-    for _ in range(k - 1):
-        top *= base  # what the oldest value of a window weighs
-    size = 1
-    while size < 2 * len(b):
-        size *= 2
-    mask = np.uint64(size - 1)
-    used = np.zeros(size, dtype=np.bool_)
-    keys = np.zeros(size, dtype=np.uint64)
-    h = np.uint64(0)
-    for j in range(len(b)):
-        if j >= k:
-            h -= np.uint64(b[j - k]) * top
-        h = h * base + np.uint64(b[j])
-        if j >= k - 1:
-            slot = (h ^ (h >> np.uint64(29))) & mask
-            while used[slot] and keys[slot] != h:
-                slot = (slot + np.uint64(1)) & mask
-            used[slot], keys[slot] = True, h
-    h = np.uint64(0)
-    for i in range(len(a)):
-        if i >= k:
-            h -= np.uint64(a[i - k]) * top
-        h = h * base + np.uint64(a[i])
-        if i >= k - 1:
-            slot = (h ^ (h >> np.uint64(29))) & mask
-            while used[slot]:
-                if keys[slot] == h:
-                    return True  # a 64-bit hash collision would only cost one needless alignment
-                slot = (slot + np.uint64(1)) & mask
-    return False
 
 
 @njit(cache=True, nogil=True)
