@@ -807,6 +807,151 @@ def distinct_by_document(
     return out[:at].copy(), offsets
 
 
+# XXH3's default secret (xxhash.h, `XXH3_kSecret`): the hash of every token is XXH3-64 with seed 0, bit for bit,
+# because token hashes are stored in history and compared across versions.
+XXH3_SECRET = np.frombuffer(
+    bytes.fromhex(
+        "b8fe6c3923a44bbe7c01812cf721ad1cded46de9839097db7240a4a4b7b3671f"
+        "cb79e64eccc0e578825ad07dccff7221b8084674f743248ee03590e6813a264c"
+        "3c2852bb91c300cb88d0658b1b532ea371644897a20df94e3819ef46a9deacd8"
+        "a8fa763fe39c343ff9dcbbc7c70b4f1d8a51e04bcdb45931c89f7ec9d9787364"
+    ),
+    dtype=np.uint8,
+)  # the first 128 of its 192 bytes, all that inputs of at most 128 bytes read (read-only, as bytes are)
+# Longer tokens (rare: a run of letters and digits over 128 bytes) are hashed by the xxhash library.
+XXH3_MAX_BYTES = 128
+_P64_1 = np.uint64(0x9E3779B185EBCA87)
+_P64_2 = np.uint64(0xC2B2AE3D27D4EB4F)
+_P64_3 = np.uint64(0x165667B19E3779F9)
+_MX1 = np.uint64(0x165667919E3779F9)
+_MX2 = np.uint64(0x9FB21C651E98DF25)
+_LOW32 = np.uint64(0xFFFFFFFF)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _le64(data: np.ndarray, at: int) -> np.uint64:  # pragma: no cover - compiled
+    out = np.uint64(0)
+    for k in range(8):
+        out |= np.uint64(data[at + k]) << np.uint64(8 * k)
+    return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _le32(data: np.ndarray, at: int) -> np.uint64:  # pragma: no cover - compiled
+    out = np.uint64(0)
+    for k in range(4):
+        out |= np.uint64(data[at + k]) << np.uint64(8 * k)
+    return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _mul128_fold64(a: np.uint64, b: np.uint64) -> np.uint64:  # pragma: no cover - compiled
+    """The 128-bit product of a and b, its two halves xor-ed (from 32-bit halves: numba has no 128-bit type)."""
+    a_lo, a_hi, b_lo, b_hi = a & _LOW32, a >> np.uint64(32), b & _LOW32, b >> np.uint64(32)
+    lo_lo, hi_lo, lo_hi = a_lo * b_lo, a_hi * b_lo, a_lo * b_hi
+    cross = (lo_lo >> np.uint64(32)) + (hi_lo & _LOW32) + lo_hi
+    upper = (hi_lo >> np.uint64(32)) + (cross >> np.uint64(32)) + a_hi * b_hi
+    return ((cross << np.uint64(32)) | (lo_lo & _LOW32)) ^ upper
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _avalanche64(h: np.uint64) -> np.uint64:  # pragma: no cover - compiled
+    h ^= h >> np.uint64(33)
+    h *= _P64_2
+    h ^= h >> np.uint64(29)
+    h *= _P64_3
+    return h ^ (h >> np.uint64(32))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _avalanche3(h: np.uint64) -> np.uint64:  # pragma: no cover - compiled
+    h ^= h >> np.uint64(37)
+    h *= _MX1
+    return h ^ (h >> np.uint64(32))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _rotl64(h: np.uint64, r: int) -> np.uint64:  # pragma: no cover - compiled
+    return (h << np.uint64(r)) | (h >> np.uint64(64 - r))
+
+
+def _secret_word(at: int, size: int = 8) -> np.uint64:
+    return np.uint64(int.from_bytes(XXH3_SECRET[at : at + size].tobytes(), "little"))
+
+
+# The secret's words each input length reads (numba compiles module globals in as constants).
+_FLIP_0 = _secret_word(56) ^ _secret_word(64)
+_FLIP_3 = _secret_word(0, 4) ^ _secret_word(4, 4)
+_FLIP_8 = _secret_word(8) ^ _secret_word(16)
+_FLIP_16_LOW = _secret_word(24) ^ _secret_word(32)
+_FLIP_16_HIGH = _secret_word(40) ^ _secret_word(48)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def xxh3_64(data: np.ndarray, start: int, length: int, secret: np.ndarray) -> np.uint64:  # pragma: no cover
+    """XXH3-64 (seed 0) of data[start : start + length], for length <= XXH3_MAX_BYTES: xxhash.h's short-input
+    paths (0, 1-3, 4-8, 9-16 and 17-128 bytes)."""
+    if length == 0:
+        return _avalanche64(_FLIP_0)
+    if length <= 3:
+        c1, c2, c3 = np.uint64(data[start]), np.uint64(data[start + (length >> 1)]), np.uint64(data[start + length - 1])
+        combined = (c1 << np.uint64(16)) | (c2 << np.uint64(24)) | c3 | (np.uint64(length) << np.uint64(8))
+        return _avalanche64(combined ^ _FLIP_3)
+    if length <= 8:
+        keyed = (_le32(data, start + length - 4) + (_le32(data, start) << np.uint64(32))) ^ _FLIP_8
+        keyed ^= _rotl64(keyed, 49) ^ _rotl64(keyed, 24)
+        keyed *= _MX2
+        keyed ^= (keyed >> np.uint64(35)) + np.uint64(length)
+        keyed *= _MX2
+        return keyed ^ (keyed >> np.uint64(28))
+    if length <= 16:
+        low = _le64(data, start) ^ _FLIP_16_LOW
+        high = _le64(data, start + length - 8) ^ _FLIP_16_HIGH
+        swapped = np.uint64(0)
+        for k in range(8):  # the byte order of `low` reversed
+            swapped |= ((low >> np.uint64(8 * k)) & np.uint64(0xFF)) << np.uint64(56 - 8 * k)
+        return _avalanche3(np.uint64(length) + swapped + high + _mul128_fold64(low, high))
+    acc = np.uint64(length) * _P64_1
+    for i in range((length - 1) // 32, -1, -1):
+        front, back = start + 16 * i, start + length - 16 * (i + 1)
+        acc += _mul128_fold64(
+            _le64(data, front) ^ _le64(secret, 32 * i), _le64(data, front + 8) ^ _le64(secret, 32 * i + 8)
+        )
+        acc += _mul128_fold64(
+            _le64(data, back) ^ _le64(secret, 32 * i + 16), _le64(data, back + 8) ^ _le64(secret, 32 * i + 24)
+        )
+    return _avalanche3(acc)
+
+
+@njit(cache=True, nogil=True)
+def token_xxh3(
+    data: np.ndarray, offsets: np.ndarray, ascii: np.ndarray, secret: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """XXH3-64 of each string data[offsets[i]:offsets[i+1]] that is ASCII and at most XXH3_MAX_BYTES long, and
+    which strings are not (their hash is left 0 for the caller). `ascii[i]` says string i is known to be ASCII
+    (a token of an ASCII text): checking every token's bytes here cost as much as hashing it.
+
+    Hashing every token here spares building a dictionary of the batch's tokens to hash each distinct one in
+    Python."""
+    n = len(offsets) - 1
+    out = np.zeros(n, dtype=np.uint64)
+    other = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        start, end = offsets[i], offsets[i + 1]
+        if end - start > XXH3_MAX_BYTES:
+            other[i] = True
+            continue
+        if not ascii[i]:
+            high = 0
+            for p in range(start, end):
+                high |= data[p]
+            if high >= 128:
+                other[i] = True
+                continue
+        out[i] = xxh3_64(data, start, end - start, secret)
+    return out, other
+
+
 @njit(cache=True, nogil=True)
 def space_separated_tokens(
     data: np.ndarray, offsets: np.ndarray, skip: np.ndarray
@@ -974,6 +1119,7 @@ def warm_up() -> float:
     edge_line_spans(data, text_offsets, 4, np.zeros(128, dtype=np.uint8))
     quote_spans(data, text_offsets, QUOTE_STYLES)
     space_separated_tokens(data, text_offsets, np.zeros(1, dtype=bool))
+    token_xxh3(data, text_offsets, np.zeros(1, dtype=np.bool_), XXH3_SECRET)
     spaced_utf8(data, text_offsets, np.ones(128, dtype=np.uint8))
     permutation = np.ones(2, dtype=np.uint32)
     minhash_signatures(np.ones(2, dtype=np.uint32), np.array([0, 2], dtype=np.int64), permutation, permutation)

@@ -58,19 +58,24 @@ class TokenHashes:
 
 
 def token_hashes(bodies: pa.Array) -> TokenHashes:
-    """xxh3-64 of the matching form of every token of every body; each distinct token of the batch is hashed once."""
+    """xxh3-64 of the matching form of every token of every body. Tokens arrive lower-cased, so an ASCII one is
+    already in matching form (NFKC and case folding leave it alone): a kernel hashes those; each distinct other
+    token of the batch is brought to matching form and hashed once in Python."""
     tokens = body_tokens(bodies)
-    if len(tokens.strings) == 0:
-        return TokenHashes(np.zeros(0, dtype=np.uint64), tokens.offsets, tokens.starts, tokens.ends)
-    encoded = pc.dictionary_encode(tokens.strings)
-    vocabulary = encoded.dictionary.to_pylist()
-    # Tokens arrive lower-cased; an ASCII one is already in matching form (NFKC and case folding leave it alone).
-    vocab_hashes = np.fromiter(
-        (xxhash.xxh3_64_intdigest(t.encode("ascii")) if t.isascii() else token_hash(t) for t in vocabulary),
-        dtype=np.uint64,
-        count=len(vocabulary),
-    )
-    return TokenHashes(vocab_hashes[encoded.indices.to_numpy()], tokens.offsets, tokens.starts, tokens.ends)
+    data, offsets = schema.string_buffers(tokens.strings)
+    ascii_body = pc.fill_null(pc.string_is_ascii(bodies), True).to_numpy(zero_copy_only=False)
+    ascii_token = np.repeat(ascii_body, np.diff(tokens.offsets))
+    values, other = kernels.token_xxh3(data, offsets, ascii_token, kernels.XXH3_SECRET)
+    if other.any():
+        encoded = pc.dictionary_encode(tokens.strings.filter(pa.array(other)))
+        vocabulary = encoded.dictionary.to_pylist()
+        vocab_hashes = np.fromiter(
+            (xxhash.xxh3_64_intdigest(t.encode("ascii")) if t.isascii() else token_hash(t) for t in vocabulary),
+            dtype=np.uint64,
+            count=len(vocabulary),
+        )
+        values[other] = vocab_hashes[encoded.indices.to_numpy()]
+    return TokenHashes(values, tokens.offsets, tokens.starts, tokens.ends)
 
 
 def sequence_hashes(tokens: TokenHashes) -> np.ndarray:

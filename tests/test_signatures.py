@@ -4,10 +4,11 @@ import sys
 import numpy as np
 import pyarrow as pa
 import pytest
+import xxhash
 from datasketch import LeanMinHash, MinHash
 from datasketch.lsh import _optimal_param
 
-from pipeline import signatures
+from pipeline import kernels, normalize, signatures
 from pipeline.config import Config
 
 WORDS = [f"w{i}" for i in range(3000)]
@@ -167,3 +168,24 @@ def test_permutations_are_datasketchs_own(num_perm, seed):
     a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
     mine = signatures.permutations(num_perm, seed)
     assert [x.tolist() for x in mine] == [a.tolist(), b.tolist()] and mine[0].dtype == np.uint32
+
+
+def test_token_kernel_is_xxh3_for_every_short_length_and_leaves_the_rest_to_python():
+    rng = np.random.default_rng(7)
+    strings = [bytes(rng.integers(0, 128, n, dtype=np.uint8)) for n in range(0, 129) for _ in range(8)]
+    strings += ["naïve".encode(), "литва".encode(), b"x" * 129, "中文".encode()]
+    data = np.frombuffer(b"".join(strings), dtype=np.uint8)
+    offsets = np.concatenate([[0], np.cumsum([len(s) for s in strings])]).astype(np.int32)
+    for known_ascii in (np.zeros(len(strings), dtype=bool), np.array([s.isascii() for s in strings])):
+        values, other = kernels.token_xxh3(data, offsets, known_ascii, kernels.XXH3_SECRET)
+        left = [s for s, o in zip(strings, other, strict=True) if o]
+        assert left == strings[-4:]  # non-ASCII, or longer than the kernel's paths
+        hashed = [int(v) for v, o in zip(values, other, strict=True) if not o]
+        assert hashed == [xxhash.xxh3_64_intdigest(s) for s in strings[:-4]]
+
+
+def test_token_hashes_are_the_matching_form_hash_of_each_token():
+    bodies = ["Vilnius border guards", "Литва ЗАКРЫЛА границу naïve café", "a " + "x" * 200 + " b", "", None]
+    tokens = signatures.token_hashes(pa.array(bodies))
+    expected = [normalize.token_hash(t) for body in bodies for t in normalize.tokenize(body or "")]
+    assert [int(v) for v in tokens.values] == expected
