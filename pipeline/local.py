@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -59,20 +60,19 @@ def match_shards(shards: list[ingest.Shard], cfg: Config, run_id: str) -> LocalR
     t = clock()
     views = [align.FeatureView.from_table(f) for f in feature_tables]
     parts = []
-    shard_a, shard_b = (cands.column(c).to_numpy() for c in ("shard_a", "shard_b"))
-    for a, b in sorted(set(zip(shard_a.tolist(), shard_b.tolist(), strict=True))):
-        mask = (shard_a == a) & (shard_b == b)
-        parts.append(
-            align.verify_pairs(
-                views[a],
-                views[b],
-                cands.column("row_a").to_numpy()[mask],
-                cands.column("row_b").to_numpy()[mask],
-                cfg.verify,
-                run_id,
-                cands.column("from_passages").to_numpy(zero_copy_only=False)[mask],
+    shard_a, shard_b, row_a, row_b = (cands.column(c).to_numpy() for c in ("shard_a", "shard_b", "row_a", "row_b"))
+    from_passages = cands.column("from_passages").to_numpy(zero_copy_only=False)
+    # Candidates come sorted by shard pair: each pair of shards is one slice.
+    change = np.flatnonzero((shard_a[1:] != shard_a[:-1]) | (shard_b[1:] != shard_b[:-1])) + 1
+    for lo, hi in zip(np.r_[0, change].tolist(), np.r_[change, len(shard_a)].tolist(), strict=True):
+        if hi > lo:
+            a, b = int(shard_a[lo]), int(shard_b[lo])
+            part = slice(lo, hi)
+            parts.append(
+                align.verify_pairs(
+                    views[a], views[b], row_a[part], row_b[part], cfg.verify, run_id, from_passages[part]
+                )
             )
-        )
     pairs = pa.concat_tables(parts) if parts else schema.empty(schema.PAIRS)
     pairs = pairs.sort_by([("doc_id_a", "ascending"), ("doc_id_b", "ascending")])
     seconds["verify"] = clock() - t
