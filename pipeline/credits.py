@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from pipeline import schema
+from pipeline import kernels, schema
 from pipeline.gcpause import gc_paused
 
 AGENCIES: dict[str, tuple[str, ...]] = {
@@ -106,14 +106,18 @@ def _is_acronym(alias: str) -> bool:
 
 
 Extra = tuple[tuple[str, tuple[str, ...]], ...]
-_MARK = "\x00"
 
 
 @dataclass(frozen=True)
 class _Gazetteer:
     canonical: dict[str, str]  # alias (as written, and casefolded for names) -> agency
     acronyms: frozenset[str]
-    pattern: str  # RE2: every alias, longest first; acronyms case-sensitive, names in any case
+    spellings: tuple[str, ...]  # what is searched, longest (in UTF-8) first: acronyms as written, names in 3 cases
+    openings: np.ndarray  # `kernels.alias_mentions`' lookup of the spellings by their first two bytes
+    heads: np.ndarray
+    chain: np.ndarray
+    alias_data: np.ndarray
+    alias_offsets: np.ndarray
 
 
 @lru_cache(maxsize=8)
@@ -127,11 +131,31 @@ def _gazetteer(extra: Extra = ()) -> _Gazetteer:
                 acronyms.add(alias)
             else:
                 canonical.setdefault(alias.casefold(), agency)
-    # Literal spellings (as written, lower case, UPPER CASE) rather than case-insensitive groups: RE2 runs a pure
-    # literal alternation about 3x faster. Other casings of a name are rare in print.
-    spellings = set(canonical) | {a.upper() for a in canonical if a not in acronyms}
-    parts = [re.escape(a) for a in sorted(spellings, key=len, reverse=True)]
-    return _Gazetteer(canonical, frozenset(acronyms), "(?:" + "|".join(parts) + ")")
+    # Literal spellings (as written, lower case, UPPER CASE) rather than case-insensitive matching: other casings
+    # of a name are rare in print.
+    spellings = sorted(set(canonical) | {a.upper() for a in canonical if a not in acronyms})
+    spellings.sort(key=lambda a: len(a.encode("utf-8")), reverse=True)
+    short = [a for a in spellings if len(a.encode("utf-8")) < 2]
+    if short:
+        raise ValueError(f"agency aliases must be at least 2 bytes long in UTF-8: {short}")
+    encoded = [a.encode("utf-8") for a in spellings]
+    openings = np.zeros(1 << 10, dtype=np.uint64)
+    heads = np.full(1 << 16, -1, dtype=np.int32)
+    chain = np.full(len(encoded), -1, dtype=np.int32)
+    tails: dict[int, int] = {}
+    for k, alias in enumerate(encoded):  # each list stays longest first
+        key = (alias[0] << 8) | alias[1]
+        openings[key >> 6] |= np.uint64(1 << (key & 63))
+        if key in tails:
+            chain[tails[key]] = k
+        else:
+            heads[key] = k
+        tails[key] = k
+    alias_offsets = np.concatenate([[0], np.cumsum([len(a) for a in encoded])]).astype(np.int64)
+    alias_data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    return _Gazetteer(
+        canonical, frozenset(acronyms), tuple(spellings), openings, heads, chain, alias_data, alias_offsets
+    )
 
 
 def _agency_of(surface: str, gaz: _Gazetteer) -> str | None:
@@ -141,20 +165,10 @@ def _agency_of(surface: str, gaz: _Gazetteer) -> str | None:
     return None if agency is None or surface.casefold() in gaz.acronyms else agency
 
 
-def _mentions(marked: str) -> list[tuple[int, int, str]]:
-    """(start, end, surface) of each alias that RE2 wrapped in markers, with offsets in the unmarked text."""
-    out, cursor = [], 0
-    for i, piece in enumerate(marked.split(_MARK)):
-        if i % 2:
-            out.append((cursor, cursor + len(piece), piece))
-        cursor += len(piece)
-    return out
-
-
 def _credits_from_mentions(text: str, mentions: list[tuple[int, int, str]], gaz: _Gazetteer) -> list[Credit]:
     out = []
     for start, end, surface in mentions:
-        # RE2 has no Unicode word boundaries: check them here ("AFP" inside "AFPX" or "x.AFP" is not a mention).
+        # The alias search knows no word boundaries: check them here ("AFP" inside "AFPX" or "x.AFP" is not a mention).
         if (start and (text[start - 1].isalnum() or text[start - 1] in "_.")) or (
             end < len(text) and (text[end].isalnum() or text[end] == "_")
         ):
@@ -168,9 +182,41 @@ def _credits_from_mentions(text: str, mentions: list[tuple[int, int, str]], gaz:
 
 def find_credits(text: str, extra: Extra = ()) -> list[Credit]:
     """Every credited agency in `text`, with the cue that makes each mention a credit (mere mentions are left out)."""
+    return [c for _, c in texts_credits(pa.array([text], pa.string()), extra)]
+
+
+def mention_rows(texts: pa.Array, gaz: _Gazetteer) -> np.ndarray:
+    """`kernels.alias_mentions`' rows (see its M_ columns) of every alias written in `texts`, in text order."""
+    data, offsets = schema.string_buffers(texts)
+    valid = texts.is_valid().to_numpy(zero_copy_only=False)
+    resume = np.array([0, offsets[0] if len(offsets) else 0, 0], dtype=np.int64)
+    parts = []
+    capacity = max(1024, len(texts))
+    while resume[0] < len(texts):
+        out = np.empty((capacity, 7), dtype=np.int64)
+        found = kernels.alias_mentions(
+            data, offsets, valid, gaz.openings, gaz.heads, gaz.chain, gaz.alias_data, gaz.alias_offsets, out, resume
+        )
+        parts.append(out[:found])
+    return np.concatenate(parts) if parts else np.zeros((0, 7), dtype=np.int64)
+
+
+def texts_credits(texts: pa.Array, extra: Extra = ()) -> list[tuple[int, Credit]]:
+    """(index of the text, credit) of every credit in `texts`. A kernel finds the aliases in all of them at once;
+    Python reads only the window of characters around each mention, never a whole text."""
     gaz = _gazetteer(extra)
-    marked = pc.replace_substring_regex(pa.array([text]), gaz.pattern, _MARK + "\\0" + _MARK)[0].as_py()
-    return _credits_from_mentions(text, _mentions(marked), gaz)
+    rows = mention_rows(texts, gaz)
+    data, _ = schema.string_buffers(texts)
+    window_bytes, window_offsets = kernels.gathered_bytes(
+        data, rows[:, kernels.M_WINDOW_START].copy(), rows[:, kernels.M_WINDOW_END].copy()
+    )
+    windows = pa.StringArray.from_buffers(len(rows), pa.py_buffer(window_offsets), pa.py_buffer(window_bytes))
+    out = []
+    for (text, start, end, _, _, _, first), window in zip(rows.tolist(), windows.to_pylist(), strict=True):
+        mention = (start - first, end - first, window[start - first : end - first])
+        for c in _credits_from_mentions(window, [mention], gaz):
+            out.append((text, Credit(c.agency, c.mention, c.cue, c.start + first, c.end + first)))
+    return out
 
 
 # Every "before" cue contains one of these (casefolded): a substring test rules out most mentions before the
@@ -251,25 +297,27 @@ def _cue(text: str, start: int, end: int) -> str | None:
 
 @gc_paused
 def attributions_table(documents: pa.Table, run_id: str, extra: Extra = ()) -> pa.Table:
-    """The `attributions` table of a shard: one row per credit in each document's `text`.
-
-    RE2 (Arrow) marks every alias in the whole shard at C speed; Python only looks at the marked mentions."""
-    gaz = _gazetteer(extra)
-    # Only texts naming an agency are marked: finding them is three times cheaper than rewriting every text.
-    named = documents.select(["doc_id", "text"]).filter(pc.match_substring_regex(documents.column("text"), gaz.pattern))
-    marked = pc.replace_substring_regex(named.column("text"), gaz.pattern, _MARK + "\\0" + _MARK)
-    subset = named.append_column("marked", marked)
-    rows: dict[str, list] = {name: [] for name in schema.ATTRIBUTIONS.names}
-    for doc_id, text, mark in zip(*(subset.column(c).to_pylist() for c in ("doc_id", "text", "marked")), strict=True):
-        for c in _credits_from_mentions(text, _mentions(mark), gaz):
-            rows["doc_id"].append(doc_id)
-            rows["agency"].append(c.agency)
-            rows["mention"].append(c.mention)
-            rows["cue"].append(c.cue)
-            rows["start"].append(c.start)
-            rows["end"].append(c.end)
-            rows["run_id"].append(run_id)
-    return pa.Table.from_pydict(rows, schema=schema.ATTRIBUTIONS)
+    """The `attributions` table of a shard: one row per credit in each document's `text`."""
+    texts = documents.column("text")
+    found: list[tuple[int, Credit]] = []
+    base = 0
+    for chunk in texts.chunks if isinstance(texts, pa.ChunkedArray) else [texts]:
+        found += [(base + text, c) for text, c in texts_credits(chunk, extra)]
+        base += len(chunk)
+    doc_ids = documents.column("doc_id").take(pa.array([text for text, _ in found], pa.int64()))
+    credits = [c for _, c in found]
+    return pa.table(
+        {
+            "doc_id": doc_ids,
+            "agency": pa.array([c.agency for c in credits], pa.string()),
+            "mention": pa.array([c.mention for c in credits], pa.string()),
+            "cue": pa.array([c.cue for c in credits], pa.string()),
+            "start": pa.array([c.start for c in credits], schema.ATTRIBUTIONS.field("start").type),
+            "end": pa.array([c.end for c in credits], schema.ATTRIBUTIONS.field("end").type),
+            "run_id": pa.array([run_id] * len(credits), pa.string()),
+        },
+        schema=schema.ATTRIBUTIONS,
+    )
 
 
 @lru_cache(maxsize=65536)

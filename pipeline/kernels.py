@@ -771,6 +771,95 @@ def gathered_bytes(
     return out, out_offsets
 
 
+# How far around a mention `alias_mentions` reaches, in characters: the context credit cues are read in, with
+# one character more on each side for the word-boundary test.
+MENTION_BEFORE = 81
+MENTION_AFTER = 41
+# Each mention's row in `alias_mentions`' output.
+M_TEXT, M_CHAR_START, M_CHAR_END, M_ALIAS, M_WINDOW_START, M_WINDOW_END, M_WINDOW_CHAR = range(7)
+
+
+@njit(cache=True, nogil=True)
+def alias_mentions(
+    data: np.ndarray,
+    offsets: np.ndarray,
+    valid: np.ndarray,
+    openings: np.ndarray,
+    heads: np.ndarray,
+    chain: np.ndarray,
+    alias_data: np.ndarray,
+    alias_offsets: np.ndarray,
+    out: np.ndarray,
+    resume: np.ndarray,
+) -> int:  # pragma: no cover - compiled
+    """The aliases written in UTF-8 strings (string i is data[offsets[i]:offsets[i+1]]; strings not `valid` are
+    skipped) as an alternation of literals finds them: at the leftmost position where any matches, the longest,
+    then on from its end.
+
+    Aliases are alias_data[alias_offsets[k]:alias_offsets[k+1]], at least 2 bytes. Their first two bytes, read as
+    one 16-bit number, set a bit of `openings` (1,024 words: it stays in the L1 cache, where `heads` would not);
+    heads[those 16 bits] is the longest alias opening so and chain[k] the next (-1 ends a list). Each mention fills
+    a row of `out` (see the M_ columns): its string, its character span, its alias, and the byte span and first
+    character of the window of MENTION_BEFORE / MENTION_AFTER characters around it. Scanning starts at the string,
+    byte and character count in `resume` and, when `out` is full, stops there, writing them back for the next call
+    (string == len(offsets) - 1: done). Returns the rows filled."""
+    n_strings = len(offsets) - 1
+    found = 0
+    i, p, chars = resume[0], resume[1], resume[2]
+    while i < n_strings:
+        end = offsets[i + 1]
+        while valid[i] and p + 1 < end:
+            key = (np.int64(data[p]) << 8) | np.int64(data[p + 1])
+            if (openings[key >> 6] >> np.uint64(key & 63)) & np.uint64(1):
+                matched = -1
+                k = heads[key]
+                while k >= 0:
+                    a, b = alias_offsets[k], alias_offsets[k + 1]
+                    if p + b - a <= end:
+                        same = True
+                        for q in range(2, b - a):
+                            if data[p + q] != alias_data[a + q]:
+                                same = False
+                                break
+                        if same:
+                            matched = k
+                            break
+                    k = chain[k]
+                if matched >= 0:
+                    if found == len(out):
+                        resume[0], resume[1], resume[2] = i, p, chars
+                        return found
+                    q = p + alias_offsets[matched + 1] - alias_offsets[matched]
+                    length = 0
+                    for r in range(p, q):
+                        length += (data[r] & 0xC0) != 0x80
+                    # Windows by bytes (a character takes at most 4), moved onto character boundaries.
+                    start = max(offsets[i], p - 4 * MENTION_BEFORE)
+                    while start < p and (data[start] & 0xC0) == 0x80:
+                        start += 1
+                    stop = min(end, q + 4 * MENTION_AFTER)
+                    while stop < end and (data[stop] & 0xC0) == 0x80:
+                        stop -= 1
+                    before = 0
+                    for r in range(start, p):
+                        before += (data[r] & 0xC0) != 0x80
+                    out[found, M_TEXT], out[found, M_ALIAS] = i, matched
+                    out[found, M_CHAR_START], out[found, M_CHAR_END] = chars, chars + length
+                    out[found, M_WINDOW_START], out[found, M_WINDOW_END] = start, stop
+                    out[found, M_WINDOW_CHAR] = chars - before
+                    found += 1
+                    chars += length
+                    p = q
+                    continue
+            chars += (data[p] & 0xC0) != 0x80
+            p += 1
+        i += 1
+        if i < n_strings:
+            p, chars = offsets[i], 0
+    resume[0], resume[1], resume[2] = i, p, chars
+    return found
+
+
 @njit(cache=True, nogil=True)
 def packed_by_document(shingles: np.ndarray, offsets: np.ndarray, keep_bits: int) -> np.ndarray:  # pragma: no cover
     """Each shingle's top `keep_bits` bits under its document's index (document i owns
@@ -1120,6 +1209,11 @@ def warm_up() -> float:
     quote_spans(data, text_offsets, QUOTE_STYLES)
     space_separated_tokens(data, text_offsets, np.zeros(1, dtype=bool))
     token_xxh3(data, text_offsets, np.zeros(1, dtype=np.bool_), XXH3_SECRET)
+    import pyarrow as pa
+
+    from pipeline import credits  # the gazetteer's lookup tables
+
+    credits.mention_rows(pa.array(["AFP"]), credits._gazetteer())
     spaced_utf8(data, text_offsets, np.ones(128, dtype=np.uint8))
     permutation = np.ones(2, dtype=np.uint32)
     minhash_signatures(np.ones(2, dtype=np.uint32), np.array([0, 2], dtype=np.int64), permutation, permutation)

@@ -1,11 +1,14 @@
 """Credit lines: the gazetteer, cue patterns, and credits told apart from mere mentions."""
 
+import random
+import re
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
-from pipeline import credits, schema
+from pipeline import credits, kernels, schema
 from tests.conftest import corpus_path
 
 SENTENCES = Path(__file__).parent / "data" / "credit_sentences.tsv"
@@ -91,3 +94,54 @@ def test_seed_credits():
     assert found["001"] == {("AFP", "France Presse"), ("BTA", "BTA"), ("AFP", "AFP")}
     assert ("BelTA", "BelTA") in found["003"]
     assert found["000"] == set()  # "… Internal Affairs, reports" names no agency: nothing is invented
+
+
+def _random_texts(count: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    spellings = list(credits._gazetteer().spellings)
+    pieces = [*spellings, "reported", "Reute", "AFPX", "x.", "é", "Літва", "中文", "\x00", " ", "  ", "\n", "(", ") -"]
+    return ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 60))) for _ in range(count)]
+
+
+def test_alias_mentions_are_those_of_a_longest_first_alternation():
+    gaz = credits._gazetteer()
+    alternation = re.compile("|".join(re.escape(a) for a in gaz.spellings))
+    texts = _random_texts(400, 3)
+    rows = credits.mention_rows(pa.array(texts), gaz)
+    got = [(t, s, e, gaz.spellings[a]) for t, s, e, a, _, _, _ in rows.tolist()]
+    expected = [(t, m.start(), m.end(), m.group()) for t, text in enumerate(texts) for m in alternation.finditer(text)]
+    assert got == expected
+    # Each window holds the mention where the row says, with the context credits read around it.
+    data, offsets = schema.string_buffers(pa.array(texts))
+    for text, start, end, _, window_start, window_end, first in rows.tolist():
+        window = data[window_start:window_end].tobytes().decode("utf-8")
+        assert offsets[text] <= window_start and window_end <= offsets[text + 1]
+        assert texts[text][first : first + len(window)] == window
+        assert first <= max(0, start - kernels.MENTION_BEFORE)
+        assert first + len(window) >= min(len(texts[text]), end + kernels.MENTION_AFTER)
+
+
+def test_alias_mentions_resume_where_a_full_output_stopped():
+    gaz = credits._gazetteer()
+    texts = pa.array([*_random_texts(50, 5), None, ""])
+    data, offsets = schema.string_buffers(texts)
+    valid = texts.is_valid().to_numpy(zero_copy_only=False)
+    resume = np.array([0, offsets[0], 0], dtype=np.int64)
+    rows = []
+    while resume[0] < len(texts):
+        out = np.empty((3, 7), dtype=np.int64)  # full after three mentions
+        found = kernels.alias_mentions(
+            data, offsets, valid, gaz.openings, gaz.heads, gaz.chain, gaz.alias_data, gaz.alias_offsets, out, resume
+        )
+        rows += out[:found].tolist()
+    assert len(rows) > 3
+    assert rows == credits.mention_rows(texts, gaz).tolist()
+
+
+def test_credits_are_found_in_texts_with_nul_characters_and_beside_null_texts():
+    documents = pa.table({"doc_id": ["a", "b", "c"], "text": ["\x00AFP reported \x00", None, "x (Reuters) - y"]})
+    table = credits.attributions_table(documents, "r")
+    assert table.select(["doc_id", "agency", "start", "end"]).to_pylist() == [
+        {"doc_id": "a", "agency": "AFP", "start": 1, "end": 4},
+        {"doc_id": "c", "agency": "Reuters", "start": 3, "end": 10},
+    ]
