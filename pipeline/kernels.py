@@ -918,19 +918,22 @@ _LOW32 = np.uint64(0xFFFFFFFF)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _le64(data: np.ndarray, at: int) -> np.uint64:  # pragma: no cover - compiled
+def _little_endian(data: np.ndarray, at: int, size: int) -> np.uint64:  # pragma: no cover - compiled
+    """data[at : at + size] read as a little-endian number (size <= 8)."""
     out = np.uint64(0)
-    for k in range(8):
+    for k in range(size):
         out |= np.uint64(data[at + k]) << np.uint64(8 * k)
     return out
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _le64(data: np.ndarray, at: int) -> np.uint64:  # pragma: no cover - compiled
+    return _little_endian(data, at, 8)
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _le32(data: np.ndarray, at: int) -> np.uint64:  # pragma: no cover - compiled
-    out = np.uint64(0)
-    for k in range(4):
-        out |= np.uint64(data[at + k]) << np.uint64(8 * k)
-    return out
+    return _little_endian(data, at, 4)
 
 
 @njit(cache=True, nogil=True, inline="always")
