@@ -1212,11 +1212,11 @@ def warm_up() -> float:
     quote_spans(data, text_offsets, QUOTE_STYLES)
     space_separated_tokens(data, text_offsets, np.zeros(1, dtype=bool))
     token_xxh3(data, text_offsets, np.zeros(1, dtype=np.bool_), XXH3_SECRET)
-    import pyarrow as pa
+    from pipeline import credits  # the gazetteer's lookup tables (no Arrow array: pyarrow's first loads pandas)
 
-    from pipeline import credits  # the gazetteer's lookup tables
-
-    credits.mention_rows(pa.array(["AFP"]), credits._gazetteer())
+    g = credits._gazetteer()
+    out, resume, valid = np.empty((1, 7), dtype=np.int64), np.zeros(3, dtype=np.int64), np.ones(1, dtype=np.bool_)
+    alias_mentions(data, text_offsets, valid, g.openings, g.heads, g.chain, g.alias_data, g.alias_offsets, out, resume)
     spaced_utf8(data, text_offsets, np.ones(128, dtype=np.uint8))
     permutation = np.ones(2, dtype=np.uint32)
     minhash_signatures(np.ones(2, dtype=np.uint32), np.array([0, 2], dtype=np.int64), permutation, permutation)
