@@ -126,7 +126,7 @@ def _lcs_rows(s1: np.ndarray, s2: np.ndarray) -> np.ndarray:  # pragma: no cover
             total = old + u
             overflow = total < old
             total += carry
-            carry = np.uint64(overflow or total < carry)
+            carry = np.uint64(overflow) | np.uint64(total < carry)  # `or` compiles to a branch
             state[w] = total | (old ^ u)  # old - u: u is a subset of old's bits, so nothing is borrowed
             rows[j, w] = state[w]
     return rows
