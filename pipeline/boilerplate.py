@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from pipeline.config import NormalizeConfig
 from pipeline.gcpause import gc_paused
-from pipeline.normalize import edge_line_strings, folded_line, hash_folded
+from pipeline.normalize import edge_line_strings, hashed_lines
 
 EDGE_LINES = pa.schema(
     [
@@ -32,8 +32,7 @@ EDGE_LINES = pa.schema(
 def edge_line_table(documents: pa.Table, cfg: NormalizeConfig, first_index: int = 0) -> pa.Table:
     """One row per distinct edge line of each document: (source, doc_index, line_hash, words, folded_bytes)."""
     lines = edge_line_strings(documents.column("text"), cfg.edge_lines)
-    folded = [folded_line(line) for line in lines.strings.to_pylist()]
-    hashes = np.array([hash_folded(line) for line in folded], dtype=np.uint64)
+    hashes, folded_bytes = hashed_lines(lines.strings)
     doc_index = np.repeat(np.arange(documents.num_rows, dtype=np.int64), np.diff(lines.first))
     # A line repeated within one document counts once for it (its first occurrence stays).
     order = np.lexsort((np.arange(len(hashes)), hashes, doc_index))
@@ -46,7 +45,7 @@ def edge_line_table(documents: pa.Table, cfg: NormalizeConfig, first_index: int 
             pa.array(doc_index[kept] + first_index, pa.int64()),
             pa.array(hashes[kept], pa.uint64()),
             pa.array(lines.spaces[kept] + 1, pa.int32()),
-            pa.array(np.array([len(line) for line in folded], dtype=np.int32)[kept]),
+            pa.array(folded_bytes[kept].astype(np.int32)),
         ],
         schema=EDGE_LINES,
     )

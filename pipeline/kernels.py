@@ -904,14 +904,19 @@ XXH3_SECRET = np.frombuffer(
         "cb79e64eccc0e578825ad07dccff7221b8084674f743248ee03590e6813a264c"
         "3c2852bb91c300cb88d0658b1b532ea371644897a20df94e3819ef46a9deacd8"
         "a8fa763fe39c343ff9dcbbc7c70b4f1d8a51e04bcdb45931c89f7ec9d9787364"
+        "eac5ac8334d3ebc3c581a0fffa1363eb170ddd51b7f0da49d316552629d4689e"
+        "2b16be587d47a1fc8ff8b8d17ad031ce45cb3a8f95160428afd7fbcabb4b407e"
     ),
     dtype=np.uint8,
-)  # the first 128 of its 192 bytes, all that inputs of at most 128 bytes read (read-only, as bytes are)
-# Longer tokens (rare: a run of letters and digits over 128 bytes) are hashed by the xxhash library.
-XXH3_MAX_BYTES = 128
+)  # read-only, as bytes are
+_P32_1 = np.uint64(0x9E3779B1)
+_P32_2 = np.uint64(0x85EBCA77)
+_P32_3 = np.uint64(0xC2B2AE3D)
 _P64_1 = np.uint64(0x9E3779B185EBCA87)
 _P64_2 = np.uint64(0xC2B2AE3D27D4EB4F)
 _P64_3 = np.uint64(0x165667B19E3779F9)
+_P64_4 = np.uint64(0x85EBCA77C2B2AE63)
+_P64_5 = np.uint64(0x27D4EB2F165667C5)
 _MX1 = np.uint64(0x165667919E3779F9)
 _MX2 = np.uint64(0x9FB21C651E98DF25)
 _LOW32 = np.uint64(0xFFFFFFFF)
@@ -980,9 +985,63 @@ _FLIP_16_HIGH = _secret_word(40) ^ _secret_word(48)
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _mix16(data: np.ndarray, at: int, secret: np.ndarray, key: int) -> np.uint64:  # pragma: no cover - compiled
+    return _mul128_fold64(_le64(data, at) ^ _le64(secret, key), _le64(data, at + 8) ^ _le64(secret, key + 8))
+
+
+@njit(cache=True, nogil=True)
+def _xxh3_mid(data: np.ndarray, start: int, length: int, secret: np.ndarray) -> np.uint64:  # pragma: no cover
+    """XXH3-64 of 129 to 240 bytes."""
+    acc = np.uint64(length) * _P64_1
+    for i in range(8):
+        acc += _mix16(data, start + 16 * i, secret, 16 * i)
+    acc = _avalanche3(acc)
+    acc_end = _mix16(data, start + length - 16, secret, 136 - 17)
+    for i in range(8, length // 16):
+        acc_end += _mix16(data, start + 16 * i, secret, 16 * (i - 8) + 3)
+    return _avalanche3(acc + acc_end)
+
+
+@njit(cache=True, nogil=True)
+def _xxh3_stripe(acc: np.ndarray, data: np.ndarray, at: int, secret: np.ndarray, key: int) -> None:  # pragma: no cover
+    for lane in range(8):
+        value = _le64(data, at + 8 * lane)
+        keyed = value ^ _le64(secret, key + 8 * lane)
+        acc[lane ^ 1] += value
+        acc[lane] += (keyed & _LOW32) * (keyed >> np.uint64(32))
+
+
+@njit(cache=True, nogil=True)
+def _xxh3_long(data: np.ndarray, start: int, length: int, secret: np.ndarray) -> np.uint64:  # pragma: no cover
+    """XXH3-64 of more than 240 bytes: stripes of 64 bytes into eight accumulators, scrambled after each block of
+    16 stripes (the 192-byte default secret)."""
+    acc = np.array([_P32_3, _P64_1, _P64_2, _P64_3, _P64_4, _P32_2, _P64_5, _P32_1], dtype=np.uint64)
+    blocks = (length - 1) // 1024
+    for n in range(blocks):
+        for stripe in range(16):
+            _xxh3_stripe(acc, data, start + 1024 * n + 64 * stripe, secret, 8 * stripe)
+        for lane in range(8):
+            value = acc[lane]
+            value ^= value >> np.uint64(47)
+            value ^= _le64(secret, 128 + 8 * lane)
+            acc[lane] = value * _P32_1
+    for stripe in range(((length - 1) - 1024 * blocks) // 64):
+        _xxh3_stripe(acc, data, start + 1024 * blocks + 64 * stripe, secret, 8 * stripe)
+    _xxh3_stripe(acc, data, start + length - 64, secret, 192 - 64 - 7)
+    result = np.uint64(length) * _P64_1
+    for i in range(4):
+        result += _mul128_fold64(acc[2 * i] ^ _le64(secret, 11 + 16 * i), acc[2 * i + 1] ^ _le64(secret, 19 + 16 * i))
+    return _avalanche3(result)
+
+
+@njit(cache=True, nogil=True, inline="always")
 def xxh3_64(data: np.ndarray, start: int, length: int, secret: np.ndarray) -> np.uint64:  # pragma: no cover
-    """XXH3-64 (seed 0) of data[start : start + length], for length <= XXH3_MAX_BYTES: xxhash.h's short-input
-    paths (0, 1-3, 4-8, 9-16 and 17-128 bytes)."""
+    """XXH3-64 (seed 0) of data[start : start + length], as xxhash.h computes it: a path per length class (0,
+    1-3, 4-8, 9-16, 17-128, 129-240 bytes, longer)."""
+    if length > 240:
+        return _xxh3_long(data, start, length, secret)
+    if length > 128:
+        return _xxh3_mid(data, start, length, secret)
     if length == 0:
         return _avalanche64(_FLIP_0)
     if length <= 3:
@@ -1005,22 +1064,17 @@ def xxh3_64(data: np.ndarray, start: int, length: int, secret: np.ndarray) -> np
         return _avalanche3(np.uint64(length) + swapped + high + _mul128_fold64(low, high))
     acc = np.uint64(length) * _P64_1
     for i in range((length - 1) // 32, -1, -1):
-        front, back = start + 16 * i, start + length - 16 * (i + 1)
-        acc += _mul128_fold64(
-            _le64(data, front) ^ _le64(secret, 32 * i), _le64(data, front + 8) ^ _le64(secret, 32 * i + 8)
-        )
-        acc += _mul128_fold64(
-            _le64(data, back) ^ _le64(secret, 32 * i + 16), _le64(data, back + 8) ^ _le64(secret, 32 * i + 24)
-        )
+        acc += _mix16(data, start + 16 * i, secret, 32 * i)
+        acc += _mix16(data, start + length - 16 * (i + 1), secret, 32 * i + 16)
     return _avalanche3(acc)
 
 
 @njit(cache=True, nogil=True)
-def token_xxh3(
+def ascii_xxh3(
     data: np.ndarray, offsets: np.ndarray, ascii: np.ndarray, secret: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
-    """XXH3-64 of each string data[offsets[i]:offsets[i+1]] that is ASCII and at most XXH3_MAX_BYTES long, and
-    which strings are not (their hash is left 0 for the caller). `ascii[i]` says string i is known to be ASCII
+    """XXH3-64 of each string data[offsets[i]:offsets[i+1]] that is ASCII, and which strings are not (their hash
+    is left 0 for the caller: their matching form needs Python). `ascii[i]` says string i is known to be ASCII
     (a token of an ASCII text): checking every token's bytes here cost as much as hashing it.
 
     Hashing every token here spares building a dictionary of the batch's tokens to hash each distinct one in
@@ -1030,9 +1084,6 @@ def token_xxh3(
     other = np.zeros(n, dtype=np.bool_)
     for i in range(n):
         start, end = offsets[i], offsets[i + 1]
-        if end - start > XXH3_MAX_BYTES:
-            other[i] = True
-            continue
         if not ascii[i]:
             high = 0
             for p in range(start, end):
@@ -1211,7 +1262,7 @@ def warm_up() -> float:
     edge_line_spans(data, text_offsets, 4, np.zeros(128, dtype=np.uint8))
     quote_spans(data, text_offsets, QUOTE_STYLES)
     space_separated_tokens(data, text_offsets, np.zeros(1, dtype=bool))
-    token_xxh3(data, text_offsets, np.zeros(1, dtype=np.bool_), XXH3_SECRET)
+    ascii_xxh3(data, text_offsets, np.zeros(1, dtype=np.bool_), XXH3_SECRET)
     from pipeline import credits  # the gazetteer's lookup tables (no Arrow array: pyarrow's first loads pandas)
 
     g = credits._gazetteer()

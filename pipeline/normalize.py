@@ -638,8 +638,8 @@ def _plain_units(
         # than three times the longest chrome line's length cannot fold to one of them.
         fits = edge if longest is None else edge & (units.byte_ends - units.byte_starts <= 3 * longest)
         at_edge = np.flatnonzero(fits)
-        hashes = [hash_line(u) for u in units.strings.take(pa.array(at_edge)).to_pylist()]
-        chrome_hash[at_edge] = [h in every_chrome for h in hashes]
+        hashes, _ = hashed_lines(units.strings.take(pa.array(at_edge)))
+        chrome_hash[at_edge] = np.isin(hashes, np.fromiter(every_chrome, dtype=np.uint64, count=len(every_chrome)))
     prose_early = ~edge & ~short & ends_sentence
     settled = ~maybe_chrome & ~chrome_hash & ((flags & kernels.UNIT_ENDS_PAREN) == 0)
     not_headline = ends_sentence | (units.words > rules.headline_max_words)
@@ -776,6 +776,22 @@ def folded_line(line: str) -> bytes:
 def hash_folded(folded: bytes) -> int:
     """`hash_line` of the line `folded_line` gave `folded`."""
     return xxhash.xxh3_64_intdigest(folded)
+
+
+def hashed_lines(lines: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """`hash_line` of every line of a batch (no nulls), and the UTF-8 length of each folded line. Case folding an
+    ASCII line only lower-cases it: those are lower-cased by Arrow and hashed by a kernel, the others in Python."""
+    lines = schema.whole(lines)
+    data, offsets = schema.string_buffers(pc.ascii_lower(lines))
+    known_ascii = pc.string_is_ascii(lines).to_numpy(zero_copy_only=False)
+    hashes, other = kernels.ascii_xxh3(data, offsets, known_ascii, kernels.XXH3_SECRET)
+    sizes = np.diff(offsets).astype(np.int64)
+    rest = np.flatnonzero(other)
+    if len(rest):
+        folded = [folded_line(line) for line in lines.take(pa.array(rest)).to_pylist()]
+        hashes[rest] = np.array([hash_folded(f) for f in folded], dtype=np.uint64)
+        sizes[rest] = [len(f) for f in folded]
+    return hashes, sizes
 
 
 @dataclass

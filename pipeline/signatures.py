@@ -65,15 +65,11 @@ def token_hashes(bodies: pa.Array) -> TokenHashes:
     data, offsets = schema.string_buffers(tokens.strings)
     ascii_body = pc.fill_null(pc.string_is_ascii(bodies), True).to_numpy(zero_copy_only=False)
     ascii_token = np.repeat(ascii_body, np.diff(tokens.offsets))
-    values, other = kernels.token_xxh3(data, offsets, ascii_token, kernels.XXH3_SECRET)
+    values, other = kernels.ascii_xxh3(data, offsets, ascii_token, kernels.XXH3_SECRET)
     if other.any():
         encoded = pc.dictionary_encode(tokens.strings.filter(pa.array(other)))
         vocabulary = encoded.dictionary.to_pylist()
-        vocab_hashes = np.fromiter(
-            (xxhash.xxh3_64_intdigest(t.encode("ascii")) if t.isascii() else token_hash(t) for t in vocabulary),
-            dtype=np.uint64,
-            count=len(vocabulary),
-        )
+        vocab_hashes = np.fromiter((token_hash(t) for t in vocabulary), dtype=np.uint64, count=len(vocabulary))
         values[other] = vocab_hashes[encoded.indices.to_numpy()]
     return TokenHashes(values, tokens.offsets, tokens.starts, tokens.ends)
 

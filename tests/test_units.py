@@ -230,3 +230,12 @@ def test_the_boilerplate_index_keeps_its_longest_line_through_its_table():
     assert BoilerplateIndex.from_table(index.to_table()) == index
     unknown = BoilerplateIndex(frozenset({1}), {}, None)  # e.g. a table written before lengths were kept
     assert BoilerplateIndex.from_table(unknown.to_table().replace_schema_metadata(None)).longest is None
+
+
+def test_batch_line_hashes_are_hash_line_of_each_line():
+    rng = random.Random(11)
+    pieces = ["Subscribe", "NOW", " ", "Straße", "\u212a", "Літва", "中文", "x" * 300, "Ǆ", "İ", "e\u0301", "©"]
+    lines = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(2000)]
+    hashes, sizes = normalize.hashed_lines(pa.array(lines).slice(1))
+    assert hashes.tolist() == [normalize.hash_line(line) for line in lines[1:]]
+    assert sizes.tolist() == [len(normalize.folded_line(line)) for line in lines[1:]]
