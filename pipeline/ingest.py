@@ -144,20 +144,20 @@ def _sources_for_folder(folder: Path, cfg: IngestConfig) -> dict[str, str]:
     return {str(k): str(v) for k, v in mapping.items()}
 
 
-def _record_from_mapping(obj: dict[str, Any], cfg: IngestConfig, file: str, number: int) -> Record:
-    def text_or_none(key: str) -> str | None:
-        value = obj.get(key)
-        return None if value is None else str(value)
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
 
+
+def _record_from_mapping(obj: dict[str, Any], cfg: IngestConfig, file: str, number: int) -> Record:
     doc_id = obj.get(cfg.id_field)
     return Record(
         doc_id=None if doc_id is None or str(doc_id) == "" else str(doc_id),
-        source=text_or_none(cfg.source_field),
-        url=text_or_none(cfg.url_field),
+        source=_text_or_none(obj.get(cfg.source_field)),
+        url=_text_or_none(obj.get(cfg.url_field)),
         published_at=obj.get(cfg.published_at_field),
-        title=text_or_none(cfg.title_field),
+        title=_text_or_none(obj.get(cfg.title_field)),
         text=obj.get(cfg.text_field),
-        lang=text_or_none(cfg.lang_field),
+        lang=_text_or_none(obj.get(cfg.lang_field)),
         file=file,
         record=number,
     )
@@ -222,6 +222,8 @@ def _read_csv(path: Path, cfg: IngestConfig) -> Iterator[Record | Reject]:
 
 
 def _has_surrogates(text: str) -> bool:
+    if text.isascii():  # a flag of the string: no scan, and most English copy stops here
+        return False
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -288,7 +290,7 @@ def _validated(item: Record, seen: set[str], earlier: Mapping[str, int]) -> Reco
         if item.text is None:
             return Reject(item.file, item.record, item.doc_id, "empty_text", "no text field")
         return Reject(item.file, item.record, item.doc_id, "malformed_record", "text is not a string")
-    if not item.text.strip():
+    if not item.text or item.text.isspace():  # (`strip` would copy every text)
         return Reject(item.file, item.record, item.doc_id, "empty_text", "text is empty or whitespace")
     if _has_surrogates(item.text):
         return Reject(item.file, item.record, item.doc_id, "undecodable", "text is not valid Unicode")

@@ -1070,12 +1070,13 @@ def xxh3_64(data: np.ndarray, start: int, length: int, secret: np.ndarray) -> np
 
 
 @njit(cache=True, nogil=True)
-def ascii_xxh3(
-    data: np.ndarray, offsets: np.ndarray, ascii: np.ndarray, secret: np.ndarray
+def xxh3_strings(
+    data: np.ndarray, offsets: np.ndarray, as_is: np.ndarray, secret: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
-    """XXH3-64 of each string data[offsets[i]:offsets[i+1]] that is ASCII, and which strings are not (their hash
-    is left 0 for the caller: their matching form needs Python). `ascii[i]` says string i is known to be ASCII
-    (a token of an ASCII text): checking every token's bytes here cost as much as hashing it.
+    """XXH3-64 of the bytes of each string data[offsets[i]:offsets[i+1]] that is ASCII or `as_is`, and which
+    strings are neither (their hash is left 0 for the caller: their matching form needs Python). `as_is` spares
+    the check where a string is known to be ASCII (a token of an ASCII text: checking every token's bytes cost as
+    much as hashing it) or where its bytes are what is hashed (a whole text).
 
     Hashing every token here spares building a dictionary of the batch's tokens to hash each distinct one in
     Python."""
@@ -1084,7 +1085,7 @@ def ascii_xxh3(
     other = np.zeros(n, dtype=np.bool_)
     for i in range(n):
         start, end = offsets[i], offsets[i + 1]
-        if not ascii[i]:
+        if not as_is[i]:
             high = 0
             for p in range(start, end):
                 high |= data[p]
@@ -1262,7 +1263,7 @@ def warm_up() -> float:
     edge_line_spans(data, text_offsets, 4, np.zeros(128, dtype=np.uint8))
     quote_spans(data, text_offsets, QUOTE_STYLES)
     space_separated_tokens(data, text_offsets, np.zeros(1, dtype=bool))
-    ascii_xxh3(data, text_offsets, np.zeros(1, dtype=np.bool_), XXH3_SECRET)
+    xxh3_strings(data, text_offsets, np.zeros(1, dtype=np.bool_), XXH3_SECRET)
     from pipeline import credits  # the gazetteer's lookup tables (no Arrow array: pyarrow's first loads pandas)
 
     g = credits._gazetteer()

@@ -784,7 +784,7 @@ def hashed_lines(lines: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     lines = schema.whole(lines)
     data, offsets = schema.string_buffers(pc.ascii_lower(lines))
     known_ascii = pc.string_is_ascii(lines).to_numpy(zero_copy_only=False)
-    hashes, other = kernels.ascii_xxh3(data, offsets, known_ascii, kernels.XXH3_SECRET)
+    hashes, other = kernels.xxh3_strings(data, offsets, known_ascii, kernels.XXH3_SECRET)
     sizes = np.diff(offsets).astype(np.int64)
     rest = np.flatnonzero(other)
     if len(rest):

@@ -65,7 +65,7 @@ def token_hashes(bodies: pa.Array) -> TokenHashes:
     data, offsets = schema.string_buffers(tokens.strings)
     ascii_body = pc.fill_null(pc.string_is_ascii(bodies), True).to_numpy(zero_copy_only=False)
     ascii_token = np.repeat(ascii_body, np.diff(tokens.offsets))
-    values, other = kernels.ascii_xxh3(data, offsets, ascii_token, kernels.XXH3_SECRET)
+    values, other = kernels.xxh3_strings(data, offsets, ascii_token, kernels.XXH3_SECRET)
     if other.any():
         encoded = pc.dictionary_encode(tokens.strings.filter(pa.array(other)))
         vocabulary = encoded.dictionary.to_pylist()

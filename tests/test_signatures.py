@@ -170,7 +170,7 @@ def test_permutations_are_datasketchs_own(num_perm, seed):
     assert [x.tolist() for x in mine] == [a.tolist(), b.tolist()] and mine[0].dtype == np.uint32
 
 
-def test_ascii_kernel_is_xxh3_for_every_length_and_leaves_other_strings_to_python():
+def test_string_kernel_is_xxh3_for_every_length_and_leaves_other_strings_to_python():
     rng = np.random.default_rng(7)
     lengths = [*range(0, 300), 1023, 1024, 1025, 2048, 2113, 4000]  # every path: short, mid-size, stripes, blocks
     strings = [bytes(rng.integers(0, 128, n, dtype=np.uint8)) for n in lengths for _ in range(3)]
@@ -178,7 +178,7 @@ def test_ascii_kernel_is_xxh3_for_every_length_and_leaves_other_strings_to_pytho
     data = np.frombuffer(b"".join(strings), dtype=np.uint8)
     offsets = np.concatenate([[0], np.cumsum([len(s) for s in strings])]).astype(np.int32)
     for known_ascii in (np.zeros(len(strings), dtype=bool), np.array([s.isascii() for s in strings])):
-        values, other = kernels.ascii_xxh3(data, offsets, known_ascii, kernels.XXH3_SECRET)
+        values, other = kernels.xxh3_strings(data, offsets, known_ascii, kernels.XXH3_SECRET)
         assert [s for s, o in zip(strings, other, strict=True) if o] == strings[-3:]
         hashed = [int(v) for v, o in zip(values, other, strict=True) if not o]
         assert hashed == [xxhash.xxh3_64_intdigest(s) for s in strings[:-3]]
