@@ -13,7 +13,7 @@ from functools import cached_property
 import numpy as np
 import pyarrow as pa
 
-from pipeline import kernels, schema
+from pipeline import kernels, schema, signatures
 
 
 def pairs_in_buckets(keys: np.ndarray, max_bucket_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -236,9 +236,21 @@ def passage_pairs(
     if common is not None and len(common):
         rare = ~in_sorted(common, fp)
         fp, doc = fp[rare], doc[rare]
-    order = np.argsort(fp)
-    a, b = kernels.pairs_sharing(fp[order], doc, order, base, max_df, min_shared)
+    values, docs = by_value_then_doc(fp, doc)
+    a, b = kernels.pairs_sharing(values, docs, base, max_df, min_shared)
     return np.stack([a, b], axis=1)
+
+
+def by_value_then_doc(values: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(value, doc) entries sorted by value, then doc. Fingerprints (40 bits) and document numbers below 2**24 pack
+    into one uint64 and sort as numbers, twice as fast as an argsort and its gathers."""
+    doc_bits = 64 - signatures.FINGERPRINT_BITS
+    if len(values) and (int(values.max()) >> signatures.FINGERPRINT_BITS or int(docs.max()) >> doc_bits):
+        order = np.lexsort((docs, values))
+        return values[order], docs[order]
+    packed = (values << np.uint64(doc_bits)) | docs.astype(np.uint64)
+    packed.sort()
+    return packed >> np.uint64(doc_bits), (packed & np.uint64((1 << doc_bits) - 1)).astype(np.int64)
 
 
 def candidate_table(

@@ -163,63 +163,53 @@ def pairs_within_runs(members: np.ndarray, groups: np.ndarray) -> tuple[np.ndarr
 
 @njit(cache=True, nogil=True)
 def pairs_sharing(
-    sorted_values: np.ndarray, docs: np.ndarray, order: np.ndarray, n_docs: int, max_holders: int, min_shared: int
+    values: np.ndarray, docs: np.ndarray, n_docs: int, max_holders: int, min_shared: int
 ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
     """Every pair of documents (a < b, sorted) holding at least `min_shared` values in common, counting only values
-    that 2 to `max_holders` documents hold. Entry i, in document order (`docs` ascending, each (value, doc) once),
-    is `sorted_values[k]` where order[k] = i.
+    that 2 to `max_holders` documents hold. Entry i says document docs[i] holds values[i]; entries come sorted by
+    value, then document, each (value, document) once.
 
     Each document counts its partners in one reused array, so memory follows the documents, where listing every
-    pair of every shared value and sorting them (the numpy way) holds all of them at once."""
-    n = len(sorted_values)
-    # The holders of each value held by 2..max_holders documents, in document order, packed end to end; each
-    # entry of such a value knows where its later co-holders sit (first_later[i]:until[i]); other entries, none.
-    holders = np.empty(n, dtype=np.int64)
-    after = np.zeros(n, dtype=np.int64)  # scratch: the entries of one value while they are sorted
-    first_later = np.zeros(n, dtype=np.int64)
-    until = np.zeros(n, dtype=np.int64)
-    packed = 0
+    pair of every shared value and sorting them (the numpy way) holds all of them at once. The entries of usable
+    values are listed by document first (a counting sort), so each is visited once, where its later co-holders
+    sit next to it."""
+    n = len(values)
+    group_end = np.zeros(n, dtype=np.int64)  # for an entry of a usable value: the end of that value's entries
+    per_doc = np.zeros(n_docs + 1, dtype=np.int64)
     start = 0
     while start < n:
         end = start + 1
-        while end < n and sorted_values[end] == sorted_values[start]:
+        while end < n and values[end] == values[start]:
             end += 1
         if 2 <= end - start <= max_holders:
-            size = end - start
-            # The value's entries by document: an insertion sort of a few (order does not keep document order).
-            for k in range(size):
-                entry = order[start + k]
-                j = k
-                while j > 0 and docs[entry] < holders[packed + j - 1]:
-                    holders[packed + j] = holders[packed + j - 1]
-                    after[packed + j] = after[packed + j - 1]
-                    j -= 1
-                holders[packed + j] = docs[entry]
-                after[packed + j] = entry  # for now: the entry at each place
-            for k in range(size):
-                entry = after[packed + k]
-                after[packed + k] = 0
-                first_later[entry] = packed + k + 1
-                until[entry] = packed + size
-            packed += size
+            for k in range(start, end - 1):  # the last holder has no later co-holder
+                group_end[k] = end
+                per_doc[docs[k] + 1] += 1
         start = end
+    for d in range(n_docs):
+        per_doc[d + 1] += per_doc[d]
+    by_doc = np.empty(per_doc[n_docs], dtype=np.int64)
+    filled = per_doc[:-1].copy()
+    for k in range(n):
+        if group_end[k]:
+            by_doc[filled[docs[k]]] = k
+            filled[docs[k]] += 1
     counts = np.zeros(n_docs, dtype=np.int32)
     touched = np.empty(n_docs, dtype=np.int64)
     left = np.empty(1024, dtype=np.int64)
     right = np.empty(1024, dtype=np.int64)
     found = 0
-    entry = 0
     for doc in range(n_docs):
         n_touched = 0
         first = found
-        while entry < n and docs[entry] == doc:
-            for q in range(first_later[entry], until[entry]):
-                other = holders[q]
+        for j in range(per_doc[doc], per_doc[doc + 1]):
+            k = by_doc[j]
+            for q in range(k + 1, group_end[k]):
+                other = docs[q]
                 if counts[other] == 0:
                     touched[n_touched] = other
                     n_touched += 1
                 counts[other] += 1
-            entry += 1
         for t in range(n_touched):
             other = touched[t]
             if counts[other] >= min_shared:
@@ -1246,7 +1236,7 @@ def warm_up() -> float:
     keys.flags.writeable = False  # band keys read from Parquet
     band_matches(keys, np.zeros(4, dtype=np.bool_), np.zeros((2, 1), dtype=np.uint64), np.zeros((2, 1), np.int64), 1)
     pairs_within_runs(np.zeros(2, dtype=np.int64), np.zeros(2, dtype=np.int64))
-    pairs_sharing(np.zeros(2, dtype=np.uint64), np.zeros(2, dtype=np.int64), np.arange(2), 1, 2, 1)
+    pairs_sharing(np.zeros(2, dtype=np.uint64), np.zeros(2, dtype=np.int64), 1, 2, 1)
     signatures = np.zeros((1, 2), dtype=np.uint32)
     stored = signatures.copy()
     stored.flags.writeable = False  # signatures read from Parquet

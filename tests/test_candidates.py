@@ -234,3 +234,13 @@ def test_in_sorted_equals_isin():
     got = candidates.in_sorted(ordered, values)
     assert got.tolist() == np.isin(values, ordered).tolist() and got.any() and not got.all()
     assert not candidates.in_sorted(ordered[:0], values[:3]).any()
+
+
+def test_entries_sort_by_value_then_doc_with_or_without_packing():
+    rng = np.random.default_rng(5)
+    docs = rng.integers(0, 50, 500)
+    for top in (1 << 20, 1 << 63):  # fingerprints that pack into 40 bits, and wider values that cannot
+        values = rng.integers(0, 40, 500).astype(np.uint64) * np.uint64(top // 64)
+        got_values, got_docs = candidates.by_value_then_doc(values, docs)
+        want = sorted(zip(values.tolist(), docs.tolist(), strict=True))
+        assert list(zip(got_values.tolist(), got_docs.tolist(), strict=True)) == want
