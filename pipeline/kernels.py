@@ -1024,7 +1024,7 @@ def _xxh3_long(data: np.ndarray, start: int, length: int, secret: np.ndarray) ->
     return _avalanche3(result)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def xxh3_64(data: np.ndarray, start: int, length: int, secret: np.ndarray) -> np.uint64:  # pragma: no cover
     """XXH3-64 (seed 0) of data[start : start + length], as xxhash.h computes it: a path per length class (0,
     1-3, 4-8, 9-16, 17-128, 129-240 bytes, longer)."""
@@ -1032,6 +1032,13 @@ def xxh3_64(data: np.ndarray, start: int, length: int, secret: np.ndarray) -> np
         return _xxh3_long(data, start, length, secret)
     if length > 128:
         return _xxh3_mid(data, start, length, secret)
+    return _xxh3_short(data, start, length, secret)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _xxh3_short(data: np.ndarray, start: int, length: int, secret: np.ndarray) -> np.uint64:  # pragma: no cover
+    """XXH3-64 of at most 128 bytes (inlined where tokens are hashed: the longer paths in line made it 4x
+    slower)."""
     if length == 0:
         return _avalanche64(_FLIP_0)
     if length <= 3:
@@ -1082,7 +1089,8 @@ def xxh3_strings(
             if high >= 128:
                 other[i] = True
                 continue
-        out[i] = xxh3_64(data, start, end - start, secret)
+        length = end - start
+        out[i] = _xxh3_short(data, start, length, secret) if length <= 128 else xxh3_64(data, start, length, secret)
     return out, other
 
 
