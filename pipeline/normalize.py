@@ -471,10 +471,10 @@ def clean_texts(
         texts = pc.fill_null(texts, "")
     units = text_units(texts)
     n_edge = np.array([edge_lines if (chrome_lines or chrome) else 0 for chrome in source_chromes], dtype=np.int64)
-    plain = _plain_units(units, n_edge, rules, chrome_lines.union(*source_chromes), chrome_longest)
+    plain, rule_free = _plain_units(units, n_edge, rules, chrome_lines.union(*source_chromes), chrome_longest)
     found = [Cleaned("", [], []) for _ in range(len(texts))]
     spans = np.column_stack([units.starts, units.ends, units.byte_starts, units.byte_ends])
-    kinds, opens_lower = _unit_kinds(units, plain, n_edge, rules, chrome_lines, source_chromes, found, spans)
+    kinds, opens_lower = _unit_kinds(units, plain, rule_free, n_edge, rules, chrome_lines, source_chromes, found, spans)
     ends_sentence = (units.flags & kernels.UNIT_ENDS_SENTENCE) != 0
     keep, dropped, at_top = kernels.kept_units(units.first, kinds, opens_lower, ends_sentence, units.wrapped)
     _find_titles(units, titles, plain, rules, found)
@@ -495,6 +495,7 @@ def clean_texts(
 def _unit_kinds(
     units: TextUnits,
     plain: np.ndarray,
+    rule_free: np.ndarray,
     n_edge: np.ndarray,
     rules: Rules,
     chrome_lines: frozenset[int],
@@ -513,10 +514,19 @@ def _unit_kinds(
     edges = (position < n_edge[docs]) | (position >= units.first[docs + 1] - units.first[docs] - n_edge[docs])
     named = {"prose": kernels.PROSE, "headline": kernels.HEADLINE, "chrome": kernels.CHROME}
     strings = units.strings.take(pa.array(others)).to_pylist()
-    for k, doc, edge, start, unit in zip(
-        others.tolist(), docs.tolist(), edges.tolist(), units.starts[others].tolist(), strings, strict=True
+    scripted = ((units.flags[others] & kernels.UNIT_MAYBE_SCRIPT) != 0).tolist()
+    for k, doc, edge, start, unit, free, script in zip(
+        others.tolist(),
+        docs.tolist(),
+        edges.tolist(),
+        units.starts[others].tolist(),
+        strings,
+        rule_free[others].tolist(),
+        scripted,
+        strict=True,
     ):
-        kind, end = _unit_kind(unit, start, rules, found[doc], chrome_lines, source_chromes[doc], edge)
+        chrome = source_chromes[doc]
+        kind, end = _unit_kind(unit, start, rules, found[doc], chrome_lines, chrome, edge, not free, script)
         kinds[k] = named[kind]
         opens_lower[k] = unit[:1].islower()
         if end < start + len(unit):  # a closing photo credit stays out of the body
@@ -608,15 +618,18 @@ def re2_pattern(pattern: str) -> str:
 
 def _plain_units(
     units: TextUnits, n_edge: np.ndarray, rules: Rules, every_chrome: frozenset[int], longest: int | None = None
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Which units `_unit_kind` would call prose as they are, with no segment or metadata: what the batch can
     tell without Python. A unit is not plain when it may be script, may match a chrome rule (RE2 runs the built-in
     rules over the short ASCII units; other short units, and all of them when the config adds patterns, are left
     to Python), sits at a document's edge with a line hash of the chrome, may close on a photo credit, or may be a
-    headline (no sentence end and at most `headline_max_words` words)."""
+    headline (no sentence end and at most `headline_max_words` words).
+
+    Also returns which units no chrome rule matches (RE2 found none, or the unit is too long for any): Python need
+    not try the rules on those."""
     n = len(units.words)
     if n == 0:
-        return np.zeros(0, dtype=bool)
+        return np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
     flags = units.flags
     ends_sentence = (flags & kernels.UNIT_ENDS_SENTENCE) != 0
     short = (units.ends - units.starts) <= _MAX_CHROME_CHARS
@@ -643,7 +656,7 @@ def _plain_units(
     prose_early = ~edge & ~short & ends_sentence
     settled = ~maybe_chrome & ~chrome_hash & ((flags & kernels.UNIT_ENDS_PAREN) == 0)
     not_headline = ends_sentence | (units.words > rules.headline_max_words)
-    return ~maybe_script & (prose_early | (settled & not_headline))
+    return ~maybe_script & (prose_early | (settled & not_headline)), ~maybe_chrome
 
 
 @lru_cache(maxsize=1)
@@ -667,16 +680,20 @@ def _unit_kind(
     chrome_lines: frozenset[int],
     source_chrome: frozenset[int],
     edge: bool,
+    maybe_rule: bool = True,
+    maybe_script: bool = True,
 ) -> tuple[str, int]:
     """("chrome", end) for a unit removed by a rule or by statistics (its segment recorded, metadata extracted),
-    else ("headline" | "prose", end of the part to keep: a closing photo credit is cut off)."""
+    else ("headline" | "prose", end of the part to keep: a closing photo credit is cut off). `maybe_rule` False
+    says no chrome rule matches the unit, `maybe_script` False that it holds none of `kernels.SCRIPT_WORDS` (the
+    batch found so): those tests are then skipped."""
     end = start + len(unit)
-    if any(word in unit for word in kernels.SCRIPT_WORDS) and _SCRIPT.search(unit):
+    if maybe_script and any(word in unit for word in kernels.SCRIPT_WORDS) and _SCRIPT.search(unit):
         out.segments.append((start, end, "script"))  # page JavaScript the scraper kept
         return "chrome", end
     if not edge and len(unit) > _MAX_CHROME_CHARS and unit[-1:] in _END_CHARS:
         return "prose", end  # the common case: a paragraph of prose
-    if len(unit) <= _MAX_CHROME_CHARS:
+    if maybe_rule and len(unit) <= _MAX_CHROME_CHARS:
         # The rules allow any run of spaces where a page puts one; the unit is matched as it is.
         m = rules.match(unit)
         if m:
