@@ -403,8 +403,22 @@ class TextUnits:
     byte_ends: np.ndarray
     words: np.ndarray  # int32, len(unit.split())
     flags: np.ndarray  # uint8, kernels.UNIT_*
-    strings: pa.StringArray  # each unit's text
     text_of_unit: np.ndarray  # int64, the text each unit belongs to
+    data: np.ndarray  # the batch's UTF-8 bytes (read-only, the Arrow buffer)
+    text_starts: np.ndarray  # int64 byte offset of each text in `data`
+
+    def strings_at(self, rows: np.ndarray) -> pa.StringArray:
+        """The text of units `rows`, copied out of the batch's buffer: cleaning reads few units as strings (short
+        ones, edge ones, openings), so the long paragraphs of prose never are."""
+        rows = np.asarray(rows, dtype=np.int64)
+        base = self.text_starts[self.text_of_unit[rows]]
+        packed, offsets = kernels.gathered_bytes(self.data, base + self.byte_starts[rows], base + self.byte_ends[rows])
+        return pa.StringArray.from_buffers(len(rows), pa.py_buffer(offsets), pa.py_buffer(packed))
+
+    @property
+    def strings(self) -> pa.StringArray:
+        """Every unit's text."""
+        return self.strings_at(np.arange(len(self.words)))
 
 
 def text_units(texts: pa.Array) -> TextUnits:
@@ -413,11 +427,18 @@ def text_units(texts: pa.Array) -> TextUnits:
     data, offsets = schema.string_buffers(texts)
     first, wrapped, spans, words, flags = kernels.text_units(data, offsets, _character_flags(), True)
     text_of_unit = np.repeat(np.arange(len(texts)), np.diff(first))
-    base = offsets[:-1].astype(np.int64)[text_of_unit]
-    packed, packed_offsets = kernels.gathered_bytes(data, base + spans[:, 2], base + spans[:, 3])
-    strings = pa.StringArray.from_buffers(len(words), pa.py_buffer(packed_offsets), pa.py_buffer(packed))
     return TextUnits(
-        first, wrapped, spans[:, 0], spans[:, 1], spans[:, 2], spans[:, 3], words, flags, strings, text_of_unit
+        first,
+        wrapped,
+        spans[:, 0],
+        spans[:, 1],
+        spans[:, 2],
+        spans[:, 3],
+        words,
+        flags,
+        text_of_unit,
+        data,
+        offsets[:-1].astype(np.int64),
     )
 
 
@@ -513,7 +534,7 @@ def _unit_kinds(
     position = others - units.first[docs]
     edges = (position < n_edge[docs]) | (position >= units.first[docs + 1] - units.first[docs] - n_edge[docs])
     named = {"prose": kernels.PROSE, "headline": kernels.HEADLINE, "chrome": kernels.CHROME}
-    strings = units.strings.take(pa.array(others)).to_pylist()
+    strings = units.strings_at(others).to_pylist()
     scripted = ((units.flags[others] & kernels.UNIT_MAYBE_SCRIPT) != 0).tolist()
     for k, doc, edge, start, unit, free, script in zip(
         others.tolist(),
@@ -546,14 +567,14 @@ def _find_titles(
     looking = [doc for doc, title in enumerate(titles) if not title and first[doc] < first[doc + 1]]
     for doc in (d for d in looking if not plain[first[d]]):
         a, b = int(first[doc]), int(min(first[doc] + 4, first[doc + 1]))
-        found[doc].title = title_from_lines(units.strings[a:b].to_pylist(), rules.headline_max_words)
+        found[doc].title = title_from_lines(units.strings_at(np.arange(a, b)).to_pylist(), rules.headline_max_words)
 
 
 def _drop_headlines(
     units: TextUnits, dropped: np.ndarray, at_top: np.ndarray, spans: np.ndarray, found: list[Cleaned]
 ) -> None:
     """The segments of headlines that leave the body: the title, a site name at the top, or another headline."""
-    for k, unit in zip(dropped.tolist(), units.strings.take(pa.array(dropped)).to_pylist(), strict=True):
+    for k, unit in zip(dropped.tolist(), units.strings_at(dropped).to_pylist(), strict=True):
         out = found[int(units.text_of_unit[k])]
         start, end = int(spans[k, 0]), int(spans[k, 1])
         title_key = _line_key(out.title) if out.title else None
@@ -571,7 +592,7 @@ def _strip_openings(units: TextUnits, keep: np.ndarray, spans: np.ndarray, found
     early = (units.flags & kernels.UNIT_EARLY_PAREN) != 0
     candidates = np.flatnonzero(keep & ((rank == 0) | ((rank < 10) & early)))
     dated = np.zeros(len(found), dtype=bool)
-    strings = units.strings.take(pa.array(candidates)).to_pylist()
+    strings = units.strings_at(candidates).to_pylist()
     for k, unit in zip(candidates.tolist(), strings, strict=True):
         doc = int(doc_of_unit[k])
         start, end = int(spans[k, 0]), int(spans[k, 1])
@@ -636,7 +657,7 @@ def _plain_units(
     maybe_chrome = short.copy()
     if rules.custom is None:
         checked = short & ((flags & kernels.UNIT_ASCII) != 0)
-        lowered = pc.ascii_lower(units.strings.filter(pa.array(checked)))
+        lowered = pc.ascii_lower(units.strings_at(np.flatnonzero(checked)))
         hits = pc.match_substring_regex(lowered, _builtin_re2()).to_numpy(zero_copy_only=False)
         maybe_chrome[checked] = hits
     maybe_script = (flags & kernels.UNIT_MAYBE_SCRIPT) != 0
@@ -651,7 +672,7 @@ def _plain_units(
         # than three times the longest chrome line's length cannot fold to one of them.
         fits = edge if longest is None else edge & (units.byte_ends - units.byte_starts <= 3 * longest)
         at_edge = np.flatnonzero(fits)
-        hashes, _ = hashed_lines(units.strings.take(pa.array(at_edge)))
+        hashes, _ = hashed_lines(units.strings_at(at_edge))
         chrome_hash[at_edge] = np.isin(hashes, np.fromiter(every_chrome, dtype=np.uint64, count=len(every_chrome)))
     prose_early = ~edge & ~short & ends_sentence
     settled = ~maybe_chrome & ~chrome_hash & ((flags & kernels.UNIT_ENDS_PAREN) == 0)
