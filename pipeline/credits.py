@@ -9,7 +9,7 @@ Acronyms match case-sensitively ("AP", not "ap"); names match in any case.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -189,7 +189,7 @@ def mention_rows(texts: pa.Array, gaz: _Gazetteer) -> np.ndarray:
     """`kernels.alias_mentions`' rows (see its M_ columns) of every alias written in `texts`, in text order."""
     data, offsets = schema.string_buffers(texts)
     valid = texts.is_valid().to_numpy(zero_copy_only=False)
-    resume = np.array([0, offsets[0] if len(offsets) else 0, 0], dtype=np.int64)
+    resume = np.array([0, offsets[0], 0], dtype=np.int64)
     parts = []
     capacity = max(1024, len(texts))
     while resume[0] < len(texts):
@@ -215,7 +215,7 @@ def texts_credits(texts: pa.Array, extra: Extra = ()) -> list[tuple[int, Credit]
     for (text, start, end, _, _, _, first), window in zip(rows.tolist(), windows.to_pylist(), strict=True):
         mention = (start - first, end - first, window[start - first : end - first])
         for c in _credits_from_mentions(window, [mention], gaz):
-            out.append((text, Credit(c.agency, c.mention, c.cue, c.start + first, c.end + first)))
+            out.append((text, replace(c, start=c.start + first, end=c.end + first)))
     return out
 
 

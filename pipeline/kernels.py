@@ -1086,10 +1086,9 @@ def _xxh3_short(data: np.ndarray, start: int, length: int, secret: np.ndarray) -
 def xxh3_strings(
     data: np.ndarray, offsets: np.ndarray, as_is: np.ndarray, secret: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
-    """XXH3-64 of the bytes of each string data[offsets[i]:offsets[i+1]] that is ASCII or `as_is`, and which
-    strings are neither (their hash is left 0 for the caller: their matching form needs Python). `as_is` spares
-    the check where a string is known to be ASCII (a token of an ASCII text: checking every token's bytes cost as
-    much as hashing it) or where its bytes are what is hashed (a whole text).
+    """XXH3-64 of the bytes of each string data[offsets[i]:offsets[i+1]] that is ASCII, and which strings are not
+    (their hash is left 0 for the caller: their matching form needs Python). `as_is[i]` says string i is known to be
+    ASCII (a token of an ASCII text): checking every token's bytes cost as much as hashing it.
 
     Hashing every token here spares building a dictionary of the batch's tokens to hash each distinct one in
     Python."""

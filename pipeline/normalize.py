@@ -57,6 +57,7 @@ class BodyTokens:
     offsets: np.ndarray  # int64, doc i owns tokens offsets[i]:offsets[i+1]
     starts: np.ndarray  # int32 character offset of each token in its body
     ends: np.ndarray
+    ascii_bodies: np.ndarray  # bool per body: all ASCII, so all its tokens are
 
 
 _NON_WORD_CHAR = r"[^\p{L}\p{N}\p{M}\x{00AD}\x{200B}-\x{200D}\x{2060}\x{FEFF} ]"
@@ -71,7 +72,7 @@ def body_tokens(bodies: pa.Array) -> BodyTokens:
     (Han/Kana, whose characters are tokens one by one, or characters whose lower case has another length) go
     through the same rules in Python."""
     bodies = bodies.combine_chunks() if isinstance(bodies, pa.ChunkedArray) else bodies
-    spaced, special = _spaced(bodies)
+    spaced, special, ascii_bodies = _spaced(bodies)
     spaced = spaced.combine_chunks() if isinstance(spaced, pa.ChunkedArray) else spaced
     data, value_offsets = schema.string_buffers(spaced)
     skip = special | pc.is_null(spaced).to_numpy(zero_copy_only=False)
@@ -81,7 +82,7 @@ def body_tokens(bodies: pa.Array) -> BodyTokens:
         strings, counts, t_starts, t_ends = _merge_python_tokens(bodies, special, strings, counts, t_starts, t_ends)
     offsets = np.zeros(len(bodies) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
-    return BodyTokens(strings, offsets, t_starts.astype(np.int32), t_ends.astype(np.int32))
+    return BodyTokens(strings, offsets, t_starts.astype(np.int32), t_ends.astype(np.int32), ascii_bodies)
 
 
 # ASCII bytes in their tokenising form: letters lower-cased, digits kept, everything else a space.
@@ -94,10 +95,11 @@ _ASCII_SPACED[np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", np.uint8)] = np.fromb
 )
 
 
-def _spaced(bodies: pa.Array) -> tuple[pa.StringArray, np.ndarray]:
+def _spaced(bodies: pa.Array) -> tuple[pa.StringArray, np.ndarray, np.ndarray]:
     """Each body lower-cased with every non-word character replaced by one space (character offsets unchanged),
-    and which bodies need Python tokenisation instead. ASCII bodies (most English copy) go through a byte lookup
-    table over the whole buffer, ten times faster than the Unicode regex the others need."""
+    which bodies need Python tokenisation instead, and which are ASCII (a null body counts as one). ASCII bodies
+    (most English copy) go through a byte lookup table over the whole buffer, ten times faster than the Unicode
+    regex the others need."""
     ascii_mask = pc.fill_null(pc.string_is_ascii(bodies), True).to_numpy(zero_copy_only=False)
     buffers = bodies.buffers()
     data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
@@ -119,7 +121,7 @@ def _spaced(bodies: pa.Array) -> tuple[pa.StringArray, np.ndarray]:
         resized = pc.not_equal(pc.utf8_length(others), pc.utf8_length(lowered)).to_numpy(zero_copy_only=False)
         special[~ascii_mask] = unspaced | resized
         spaced = pc.replace_with_mask(spaced, pa.array(~ascii_mask), replaced)
-    return spaced, special
+    return spaced, special, ascii_mask
 
 
 def _unicode_spaced(lowered: pa.StringArray) -> tuple[pa.StringArray, np.ndarray]:

@@ -63,8 +63,7 @@ def token_hashes(bodies: pa.Array) -> TokenHashes:
     token of the batch is brought to matching form and hashed once in Python."""
     tokens = body_tokens(bodies)
     data, offsets = schema.string_buffers(tokens.strings)
-    ascii_body = pc.fill_null(pc.string_is_ascii(bodies), True).to_numpy(zero_copy_only=False)
-    ascii_token = np.repeat(ascii_body, np.diff(tokens.offsets))
+    ascii_token = np.repeat(tokens.ascii_bodies, np.diff(tokens.offsets))
     values, other = kernels.xxh3_strings(data, offsets, ascii_token, kernels.XXH3_SECRET)
     if other.any():
         encoded = pc.dictionary_encode(tokens.strings.filter(pa.array(other)))
