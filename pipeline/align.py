@@ -222,6 +222,28 @@ def shared_counts(view_a: FeatureView, view_b: FeatureView, rows_a: np.ndarray, 
     )
 
 
+def shared_count_bounds(view_a: FeatureView, view_b: FeatureView, rows_a: np.ndarray, rows_b: np.ndarray) -> np.ndarray:
+    """An upper bound on each pair's shared shingle fingerprints, a few times cheaper than `shared_counts`
+    (see `kernels.intersection_bounds`; fastest with pairs sorted by `rows_a`)."""
+    return kernels.intersection_bounds(
+        view_a.shingle_values,
+        view_a.shingle_offsets,
+        np.ascontiguousarray(rows_a, dtype=np.int64),
+        view_b.shingle_values,
+        view_b.shingle_offsets,
+        np.ascontiguousarray(rows_b, dtype=np.int64),
+    )
+
+
+def least_worth_sharing(size_a: np.ndarray, size_b: np.ndarray, cfg: VerifyConfig) -> np.ndarray:
+    """Shared shingles below which a pair of documents with these shingle counts cannot be worth aligning (see
+    `screen`): a near duplicate shares `near_duplicate_containment` of the larger one, any other kept pair
+    `partial_min_shared_shingles`, and a pair of equal bodies all of them (a near duplicate too). Rounded down, so a
+    containment that float arithmetic puts a hair under its threshold is never ruled out."""
+    near = np.floor(cfg.near_duplicate_containment * np.maximum(size_a, size_b)).astype(np.int64)
+    return np.maximum(1, np.minimum(near, cfg.partial_min_shared_shingles))
+
+
 def token_code_points(tokens: np.ndarray) -> np.ndarray:
     """Token hashes as Unicode code points (int32), the form alignment compares (and rapidfuzz would, as one
     string). Two different tokens share a code point with probability ~1e-6, which moves a similarity by far less
@@ -273,10 +295,15 @@ def screen(
     plausible = signature_matches(view_a, view_b, rows_a, rows_b) >= cfg.min_signature_matches
     if from_passages is not None:
         plausible |= np.asarray(from_passages, dtype=bool)
-    shared = np.zeros(len(rows_a), dtype=np.int64)
-    shared[plausible] = shared_counts(view_a, view_b, rows_a[plausible], rows_b[plausible])
     size_a = np.diff(view_a.shingle_offsets)[rows_a]
     size_b = np.diff(view_b.shingle_offsets)[rows_b]
+    # Most plausible pairs share a stock phrase or two: a cheap upper bound on their shared shingles rules them out,
+    # and only the rest are counted exactly.
+    counted = np.flatnonzero(plausible)
+    bounds = shared_count_bounds(view_a, view_b, rows_a[counted], rows_b[counted])
+    counted = counted[bounds >= least_worth_sharing(size_a[counted], size_b[counted], cfg)]
+    shared = np.zeros(len(rows_a), dtype=np.int64)
+    shared[counted] = shared_counts(view_a, view_b, rows_a[counted], rows_b[counted])
     same_body = view_a.body_hashes[rows_a] == view_b.body_hashes[rows_b]
     # Whatever can still be kept: the same body, a near duplicate, or enough shared shingles to hold a passage.
     near = np.minimum(shared / np.maximum(size_a, 1), shared / np.maximum(size_b, 1)) >= cfg.near_duplicate_containment

@@ -80,6 +80,48 @@ def intersection_sizes(
     return out
 
 
+# Bits of the bitmap `intersection_bounds` marks a document's fingerprints in: 2**18 bits (32 KB) stay in L1, and a
+# 400-shingle document sets ~0.15% of them, so a 400-shingle partner gains ~0.6 false hits.
+BOUND_BITS = 18
+
+
+@njit(cache=True, nogil=True)
+def intersection_bounds(
+    values_a: np.ndarray,
+    offsets_a: np.ndarray,
+    rows_a: np.ndarray,
+    values_b: np.ndarray,
+    offsets_b: np.ndarray,
+    rows_b: np.ndarray,
+) -> np.ndarray:  # pragma: no cover - compiled
+    """An upper bound on |A ∩ B| for each pair (segments as in `intersection_sizes`): how many of B's values land on
+    a bit that A's values set in a bitmap indexed by their low BOUND_BITS bits (hashes: well mixed there).
+
+    One lookup per value of B and no data-dependent branch, where a merge waits on every comparison: screening
+    bounds every pair and merges only those the bound cannot rule out. A's bitmap is kept while `rows_a` repeats
+    (candidates come sorted by their first row, ~10 partners each), and cleared value by value."""
+    bitmap = np.zeros(1 << (BOUND_BITS - 6), dtype=np.uint64)
+    mask = np.uint64((1 << BOUND_BITS) - 1)
+    out = np.zeros(len(rows_a), dtype=np.int64)
+    current = -1
+    for i in range(len(rows_a)):
+        row = rows_a[i]
+        if row != current:
+            if current >= 0:
+                for p in range(offsets_a[current], offsets_a[current + 1]):
+                    bitmap[np.int64((values_a[p] & mask) >> np.uint64(6))] = 0
+            current = row
+            for p in range(offsets_a[row], offsets_a[row + 1]):
+                bit = values_a[p] & mask
+                bitmap[np.int64(bit >> np.uint64(6))] |= np.uint64(1) << (bit & np.uint64(63))
+        hits = 0
+        for q in range(offsets_b[rows_b[i]], offsets_b[rows_b[i] + 1]):
+            bit = values_b[q] & mask
+            hits += np.int64((bitmap[np.int64(bit >> np.uint64(6))] >> (bit & np.uint64(63))) & np.uint64(1))
+        out[i] = hits
+    return out
+
+
 @njit(cache=True, nogil=True)
 def signature_agreements(
     minhash_a: np.ndarray, rows_a: np.ndarray, minhash_b: np.ndarray, rows_b: np.ndarray
@@ -1251,6 +1293,7 @@ def warm_up() -> float:
     offsets.flags.writeable = False
     rows = np.zeros(1, dtype=np.int64)
     intersection_sizes(values, offsets, rows, values, offsets, rows)
+    intersection_bounds(values, offsets, rows, values, offsets, rows)
     for dtype in (np.uint64, np.int32):  # hashes (shingles, tokens); character offsets and quotes
         source = values.astype(dtype)
         source.flags.writeable = False  # Arrow buffers

@@ -1,5 +1,6 @@
 import numpy as np
 import pyarrow as pa
+import xxhash
 
 from pipeline import align, passages, schema, signatures
 from pipeline.config import Config, VerifyConfig
@@ -162,6 +163,75 @@ def test_intersection_sizes_equal_set_intersections_for_every_pair():
     want = [len(np.intersect1d(sets[a], sets[b])) for a, b in zip(rows_a, rows_b, strict=True)]
     assert got.tolist() == want
     assert any(w == 0 for w in want) and any(w > 10 for w in want)  # both ends of the range were exercised
+
+
+def test_intersection_bounds_never_undercount_and_are_exact_without_low_bit_collisions():
+    from pipeline import kernels
+
+    rng = np.random.default_rng(11)
+    span = 1 << kernels.BOUND_BITS
+    # Values below 2**BOUND_BITS never share low bits, so the bound is the intersection; adding multiples of it
+    # makes distinct values that collide there, so the bound may only grow.
+    sets = [np.unique(rng.integers(0, 300, size=rng.integers(0, 120))).astype(np.uint64) for _ in range(40)]
+    colliding = [np.unique(s + np.uint64(span) * rng.integers(0, 3, size=len(s)).astype(np.uint64)) for s in sets]
+    for family, exact in ((sets, True), (colliding, False)):
+        values = np.concatenate(family)
+        offsets = np.concatenate([[0], np.cumsum([len(s) for s in family])]).astype(np.int64)
+        # Runs of a repeated first row (the bitmap is kept) and unsorted rows (rebuilt and cleared each time).
+        rows_a = np.concatenate([np.repeat(rng.integers(0, 40, size=30), 4), rng.integers(0, 40, size=200)])
+        rows_b = rng.integers(0, 40, size=len(rows_a))
+        got = kernels.intersection_bounds(values, offsets, rows_a, values, offsets, rows_b)
+        want = np.array([len(np.intersect1d(family[a], family[b])) for a, b in zip(rows_a, rows_b, strict=True)])
+        assert (got >= want).all()
+        if exact:
+            assert got.tolist() == want.tolist()
+        else:
+            assert (got > want).any()
+
+
+def test_screening_keeps_exactly_the_pairs_exact_counts_would_keep():
+    # Documents of 1-60 shingles drawn from a small pool, so pairs share anything from nothing to all, around
+    # both thresholds (the near-duplicate containment, in cases where float rounding puts it a hair off, and the
+    # partial floor); low bits collide often (values differ by multiples of 2**18) so bounds overshoot.
+    rng = np.random.default_rng(3)
+    pool = (rng.integers(0, 60, size=100) + (rng.integers(0, 4, size=100) << 18)).astype(np.uint64)
+    sets = [np.unique(rng.choice(pool, size=rng.integers(1, 60))) for _ in range(80)]
+    sets += [s[: max(1, len(s) - rng.integers(0, 3))] for s in sets[:30]]  # near copies
+    values = np.concatenate(sets)
+    offsets = np.concatenate([[0], np.cumsum([len(s) for s in sets])]).astype(np.int64)
+    view = align.FeatureView(
+        doc_ids=[str(i) for i in range(len(sets))],
+        shingle_values=values,
+        shingle_offsets=offsets,
+        body_hashes=np.array([xxhash.xxh3_64_intdigest(s.tobytes()) for s in sets], dtype=np.uint64),
+        minhash=np.zeros((len(sets), 4), dtype=np.uint32),  # every pair plausible
+    )
+    rows_a, rows_b = np.triu_indices(len(sets), 1)
+    for containment, floor in ((0.8, 12), (0.7, 5), (0.9, 16), (0.05, 12)):
+        cfg = VerifyConfig(near_duplicate_containment=containment, partial_min_shared_shingles=floor)
+        got = align.screen(view, view, rows_a, rows_b, cfg)
+        shared = np.array([len(np.intersect1d(sets[a], sets[b])) for a, b in zip(rows_a, rows_b, strict=True)])
+        size_a, size_b = offsets[rows_a + 1] - offsets[rows_a], offsets[rows_b + 1] - offsets[rows_b]
+        same = view.body_hashes[rows_a] == view.body_hashes[rows_b]
+        near = np.minimum(shared / size_a, shared / size_b) >= containment
+        worth = (shared > 0) & (same | near | (shared >= floor))
+        assert got.worth.tolist() == worth.tolist()
+        assert got.shared[worth].tolist() == shared[worth].tolist()
+        assert worth.sum() > 50 and (~worth).sum() > 50
+
+
+def test_least_worth_sharing_never_exceeds_what_a_kept_pair_shares():
+    # Every (size_a, size_b, shared) up to 120 shingles: wherever screening's rule keeps a pair, the floor the
+    # bound is held against is at most what it shares (0.55 x 100 is 55.00000000000001 in floats, yet 55/100 >= 0.55).
+    size_a, size_b, shared = (g.ravel() for g in np.meshgrid(*(np.arange(1, 121),) * 2, np.arange(0, 121)))
+    possible = shared <= np.minimum(size_a, size_b)
+    size_a, size_b, shared = size_a[possible], size_b[possible], shared[possible]
+    for containment in (0.1, 0.3, 0.55, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0):
+        for floor in (1, 12, 200):
+            cfg = VerifyConfig(near_duplicate_containment=containment, partial_min_shared_shingles=floor)
+            near = np.minimum(shared / size_a, shared / size_b) >= containment
+            kept = (shared > 0) & (near | (shared >= floor))
+            assert (shared[kept] >= align.least_worth_sharing(size_a, size_b, cfg)[kept]).all()
 
 
 def test_signature_agreements_count_equal_minhash_values_of_each_pair():
