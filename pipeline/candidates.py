@@ -237,8 +237,40 @@ def passage_pairs(
         rare = ~in_sorted(common, fp)
         fp, doc = fp[rare], doc[rare]
     values, docs = by_value_then_doc(fp, doc)
-    a, b = kernels.pairs_sharing(values, docs, base, max_df, min_shared)
-    return np.stack([a, b], axis=1)
+    return pairs_sharing(values, docs, base, max_df, min_shared)
+
+
+# Pairs of co-holders `pairs_sharing` lists at once: 64 MB (a run of 20,000 simulated ~400-word documents lists
+# 4.2 million in all).
+PAIR_CHUNK = 1 << 23
+
+
+def pairs_sharing(
+    values: np.ndarray, docs: np.ndarray, n_docs: int, max_holders: int, min_shared: int, chunk: int = PAIR_CHUNK
+) -> np.ndarray:
+    """(n x 2) pairs of documents (a < b, sorted) holding at least `min_shared` values in common, counting only
+    values that 2 to `max_holders` documents hold. Entry i says document docs[i] holds values[i]; entries come sorted
+    by value, then document, each (value, document) once.
+
+    Every pair of co-holders of every value is listed as one number and sorted (numpy's vectorised sort): a pair
+    sharing k values appears k times in a row. Counting each document's partners in place instead visits every
+    entry's co-holders at a random place of the entries, twice as slow. Lists hold at most `chunk` pairs (the pairs
+    headed by a range of documents), so memory stays bounded whatever the number of entries."""
+    starts, ends, headed = kernels.shared_value_groups(values, docs, n_docs, max_holders)
+    cumulative = np.cumsum(headed)
+    found: list[np.ndarray] = [np.zeros(0, dtype=np.uint64)]
+    lo, done = 0, 0
+    while lo < n_docs:
+        # The documents heading at most `chunk` pairs from `lo` on (at least one, however many it heads).
+        hi = max(int(np.searchsorted(cumulative, done + chunk, side="right")), lo + 1)
+        total = int(cumulative[hi - 1]) - done
+        if total:
+            codes = kernels.pairs_headed_by(docs, starts, ends, n_docs, lo, hi, total)
+            codes.sort()
+            found.append(kernels.repeated_codes(codes, min_shared))
+        lo, done = hi, int(cumulative[hi - 1])
+    codes = np.concatenate(found).astype(np.int64)
+    return np.stack([codes // max(n_docs, 1), codes % max(n_docs, 1)], axis=1)
 
 
 def by_value_then_doc(values: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

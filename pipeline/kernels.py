@@ -220,65 +220,69 @@ def pairs_within_runs(members: np.ndarray, groups: np.ndarray) -> tuple[np.ndarr
 
 
 @njit(cache=True, nogil=True)
-def pairs_sharing(
-    values: np.ndarray, docs: np.ndarray, n_docs: int, max_holders: int, min_shared: int
-) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
-    """Every pair of documents (a < b, sorted) holding at least `min_shared` values in common, counting only values
-    that 2 to `max_holders` documents hold. Entry i says document docs[i] holds values[i]; entries come sorted by
-    value, then document, each (value, document) once.
-
-    Each document counts its partners in one reused array, so memory follows the documents, where listing every
-    pair of every shared value and sorting them (the numpy way) holds all of them at once. The entries of usable
-    values are listed by document first (a counting sort), so each is visited once, where its later co-holders
-    sit next to it."""
+def shared_value_groups(
+    values: np.ndarray, docs: np.ndarray, n_docs: int, max_holders: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """The entries [starts[g], ends[g]) of each value that 2 to `max_holders` documents hold, and how many pairs of
+    co-holders each document heads (is the lower of). Entry i says document docs[i] holds values[i]; entries come
+    sorted by value, then document, each (value, document) once."""
     n = len(values)
-    group_end = np.zeros(n, dtype=np.int64)  # for an entry of a usable value: the end of that value's entries
-    per_doc = np.zeros(n_docs + 1, dtype=np.int64)
+    starts = np.empty(n // 2 + 1, dtype=np.int64)
+    ends = np.empty(n // 2 + 1, dtype=np.int64)
+    headed = np.zeros(n_docs, dtype=np.int64)
+    groups = 0
     start = 0
     while start < n:
         end = start + 1
         while end < n and values[end] == values[start]:
             end += 1
         if 2 <= end - start <= max_holders:
-            for k in range(start, end - 1):  # the last holder has no later co-holder
-                group_end[k] = end
-                per_doc[docs[k] + 1] += 1
+            starts[groups], ends[groups] = start, end
+            groups += 1
+            for k in range(start, end - 1):
+                headed[docs[k]] += end - 1 - k
         start = end
-    for d in range(n_docs):
-        per_doc[d + 1] += per_doc[d]
-    by_doc = np.empty(per_doc[n_docs], dtype=np.int64)
-    filled = per_doc[:-1].copy()
-    for k in range(n):
-        if group_end[k]:
-            by_doc[filled[docs[k]]] = k
-            filled[docs[k]] += 1
-    counts = np.zeros(n_docs, dtype=np.int32)
-    touched = np.empty(n_docs, dtype=np.int64)
-    left = np.empty(1024, dtype=np.int64)
-    right = np.empty(1024, dtype=np.int64)
+    return starts[:groups].copy(), ends[:groups].copy(), headed
+
+
+@njit(cache=True, nogil=True)
+def pairs_headed_by(
+    docs: np.ndarray, starts: np.ndarray, ends: np.ndarray, n_docs: int, lo: int, hi: int, total: int
+) -> np.ndarray:  # pragma: no cover - compiled
+    """a * n_docs + b for every pair of co-holders a < b of each group (see `shared_value_groups`) whose lower
+    document a is in [lo, hi), once per group they share; `total` is how many there are."""
+    out = np.empty(total, dtype=np.uint64)
+    filled = 0
+    for g in range(len(starts)):
+        end = ends[g]
+        for i in range(starts[g], end - 1):
+            a = docs[i]
+            if a >= hi:
+                break  # holders come in document order
+            if a >= lo:
+                head = np.uint64(a) * np.uint64(n_docs)
+                for j in range(i + 1, end):
+                    out[filled] = head + np.uint64(docs[j])
+                    filled += 1
+    return out
+
+
+@njit(cache=True, nogil=True)
+def repeated_codes(codes: np.ndarray, min_times: int) -> np.ndarray:  # pragma: no cover - compiled
+    """Each value of sorted `codes` that occurs at least `min_times` times, once, in order."""
+    n = len(codes)
+    out = np.empty(n // max(min_times, 1) + 1, dtype=np.uint64)
     found = 0
-    for doc in range(n_docs):
-        n_touched = 0
-        first = found
-        for j in range(per_doc[doc], per_doc[doc + 1]):
-            k = by_doc[j]
-            for q in range(k + 1, group_end[k]):
-                other = docs[q]
-                if counts[other] == 0:
-                    touched[n_touched] = other
-                    n_touched += 1
-                counts[other] += 1
-        for t in range(n_touched):
-            other = touched[t]
-            if counts[other] >= min_shared:
-                if found == len(left):
-                    left = np.concatenate((left, np.empty(found, dtype=np.int64)))
-                    right = np.concatenate((right, np.empty(found, dtype=np.int64)))
-                left[found], right[found] = doc, other
-                found += 1
-            counts[other] = 0
-        right[first:found].sort()  # partners in order, so the pairs come out sorted
-    return left[:found].copy(), right[:found].copy()
+    start = 0
+    while start < n:
+        end = start + 1
+        while end < n and codes[end] == codes[start]:
+            end += 1
+        if end - start >= min_times:
+            out[found] = codes[start]
+            found += 1
+        start = end
+    return out[:found].copy()
 
 
 @njit(cache=True, nogil=True)
@@ -1302,7 +1306,8 @@ def warm_up() -> float:
     keys.flags.writeable = False  # band keys read from Parquet
     band_matches(keys, np.zeros(4, dtype=np.bool_), np.zeros((2, 1), dtype=np.uint64), np.zeros((2, 1), np.int64), 1)
     pairs_within_runs(np.zeros(2, dtype=np.int64), np.zeros(2, dtype=np.int64))
-    pairs_sharing(np.zeros(2, dtype=np.uint64), np.zeros(2, dtype=np.int64), 1, 2, 1)
+    group_starts, group_ends, headed = shared_value_groups(np.zeros(2, dtype=np.uint64), np.zeros(2, np.int64), 1, 2)
+    repeated_codes(np.sort(pairs_headed_by(rows, group_starts, group_ends, 1, 0, 1, int(headed.sum()))), 2)
     signatures = np.zeros((1, 2), dtype=np.uint32)
     stored = signatures.copy()
     stored.flags.writeable = False  # signatures read from Parquet

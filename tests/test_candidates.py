@@ -51,6 +51,26 @@ def test_passage_pairs_equal_brute_force():
     assert (3, 70) in want and any(i < 60 for i, _ in want) and any(i >= 60 for i, _ in want)
 
 
+def test_pairs_sharing_equal_brute_force_whatever_the_chunk_of_listed_pairs():
+    rng = np.random.default_rng(17)
+    n_docs = 30
+    held = {v: np.unique(rng.integers(0, n_docs, size=rng.integers(1, 9))) for v in range(400)}
+    values = np.concatenate([np.full(len(d), v, dtype=np.uint64) for v, d in held.items()])
+    docs = np.concatenate(list(held.values())).astype(np.int64)
+    for max_holders, min_shared in ((6, 2), (8, 1), (4, 3)):
+        shared: dict[tuple[int, int], int] = {}
+        for d in held.values():
+            if 2 <= len(d) <= max_holders:
+                for pair in combinations(d.tolist(), 2):
+                    shared[pair] = shared.get(pair, 0) + 1
+        want = sorted(p for p, k in shared.items() if k >= min_shared)
+        assert len(want) > 20
+        # One pair at a time, a few documents' pairs at a time, and all at once: the same pairs, sorted.
+        for chunk in (1, 50, 1 << 20):
+            got = candidates.pairs_sharing(values, docs, n_docs, max_holders, min_shared, chunk=chunk)
+            assert [tuple(p) for p in got.tolist()] == want
+
+
 def test_inactive_rows_never_pair():
     keys = np.zeros((4, 2), dtype=np.uint64)
     got = candidates.candidate_pairs(keys, np.array([True, False, True, False]), 10)
