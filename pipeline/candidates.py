@@ -60,11 +60,7 @@ def has_shingles(features: pa.Table) -> np.ndarray:
 def sampled_shingles(features: pa.Table, sample: int) -> tuple[np.ndarray, np.ndarray]:
     """(fingerprints, row of each) of the shingles the passage index samples: one in `sample` by value."""
     column = schema.whole(features.column("shingles"))
-    fp = column.values.to_numpy()
-    kept = np.flatnonzero(fp % np.uint64(max(sample, 1)) == 0)
-    # The row of each kept shingle, found among the row offsets (not a row for every shingle, then filtered).
-    row = np.searchsorted(column.offsets.to_numpy(), kept, side="right") - 1
-    return fp[kept], row.astype(np.int64, copy=False)
+    return kernels.sampled_entries(column.values.to_numpy(), column.offsets.to_numpy(), max(sample, 1))
 
 
 def sampled_across(tables: list[pa.Table], sample: int) -> tuple[np.ndarray, np.ndarray]:

@@ -71,6 +71,18 @@ def test_pairs_sharing_equal_brute_force_whatever_the_chunk_of_listed_pairs():
             assert [tuple(p) for p in got.tolist()] == want
 
 
+def test_sampled_shingles_are_those_divisible_by_the_sample_with_their_rows():
+    rng = np.random.default_rng(23)
+    lists = [rng.integers(0, 1 << 40, size=rng.integers(0, 30)).astype(np.uint64) for _ in range(50)]
+    offsets = np.concatenate([[0], np.cumsum([len(x) for x in lists])]).astype(np.int32)
+    table = pa.table({"shingles": pa.ListArray.from_arrays(pa.array(offsets), pa.array(np.concatenate(lists)))})
+    for sample in (1, 3, 4, 7, 16):  # divided, or tested by low bits when a power of two
+        values, rows = candidates.sampled_shingles(table, sample)
+        want = [(int(v), r) for r, x in enumerate(lists) for v in x.tolist() if v % sample == 0]
+        assert list(zip(values.tolist(), rows.tolist(), strict=True)) == want
+        assert sample == 1 or 0 < len(want) < offsets[-1]  # some kept, some not
+
+
 def test_inactive_rows_never_pair():
     keys = np.zeros((4, 2), dtype=np.uint64)
     got = candidates.candidate_pairs(keys, np.array([True, False, True, False]), 10)
