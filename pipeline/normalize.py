@@ -385,10 +385,11 @@ _END_CHARS = frozenset(_SENTENCE_END)
 @lru_cache(maxsize=1)
 def _character_flags() -> np.ndarray:
     """`kernels.text_units`' table: which characters of the Basic Multilingual Plane `str.strip` removes (no
-    character beyond it is a space) and which end a sentence."""
+    character beyond it is a space), which end a sentence and which start a `kernels.SCRIPT_WORDS` word."""
     flags = np.zeros(0x10000, dtype=np.uint8)
     flags[[c for c in range(0x10000) if chr(c).isspace()]] |= kernels.SPACE
     flags[[ord(c) for c in _SENTENCE_END]] |= kernels.SENTENCE_END
+    flags[[ord(word[0]) for word in kernels.SCRIPT_WORDS]] |= kernels.SCRIPT_START
     return flags
 
 
