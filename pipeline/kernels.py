@@ -544,10 +544,10 @@ def text_units(
     non-empty lines, stripped (`str.split("\\n")` then `str.strip()`); or, for a hard-wrapped text when
     `paragraphs` is set (most of its lines are 40+ characters that stop mid-sentence), its paragraphs.
 
-    `table` flags each character as `SPACE` (`str.isspace`), `SENTENCE_END` or `SCRIPT_START`. Returns per text the first unit
-    (n + 1 offsets) and whether it is hard-wrapped; per unit its character and byte span (start, end: 4 columns),
-    its number of words (`len(unit.split())`) and its `UNIT_*` flags. ASCII lines are measured on their bytes,
-    others character by character; a wrapped text's paragraphs in a pass of their own over its characters."""
+    `table` flags each character as `SPACE` (`str.isspace`), `SENTENCE_END` or `SCRIPT_START`. Returns per text
+    the first unit (n + 1 offsets) and whether it is hard-wrapped; per unit its character and byte span (start, end:
+    4 columns), its number of words (`len(unit.split())`) and its `UNIT_*` flags. ASCII lines are measured on their
+    bytes, others character by character; a wrapped text's paragraphs in a pass of their own over its characters."""
     n = len(offsets) - 1
     first = np.zeros(n + 1, dtype=np.int64)
     wrapped = np.zeros(n, dtype=np.bool_)
