@@ -44,20 +44,23 @@ def cluster_id(members: list[str]) -> str:
     return "c" + xxhash.xxh3_64_hexdigest(min(members).encode("utf-8"))
 
 
+def sorted_codes(values: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct strings of `values` in order, and each value's index among them: `np.unique(...,
+    return_inverse=True)`, where numpy sorting Python strings took half the clustering time."""
+    encoded = pc.dictionary_encode(values).combine_chunks()
+    order = pc.array_sort_indices(encoded.dictionary).to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    distinct = encoded.dictionary.take(pa.array(order)).to_numpy(zero_copy_only=False)
+    return distinct, rank[encoded.indices.to_numpy()]
+
+
 def components(pairs: pa.Table, cfg: ClusterConfig) -> list[list[str]]:
     """Member lists (sorted) of every cluster with at least two members, largest first."""
     kept = pairs.filter(pc.is_in(pairs.column("relation"), pa.array(CLUSTERING_RELATIONS)))
     if kept.num_rows == 0:
         return []
-    ids, codes = np.unique(
-        np.concatenate(
-            [
-                kept.column("doc_id_a").to_numpy(zero_copy_only=False),
-                kept.column("doc_id_b").to_numpy(zero_copy_only=False),
-            ]
-        ),
-        return_inverse=True,
-    )
+    ids, codes = sorted_codes(pa.chunked_array(kept.column("doc_id_a").chunks + kept.column("doc_id_b").chunks))
     a, b = codes[: kept.num_rows], codes[kept.num_rows :]
     partial = kept.column("relation").to_numpy(zero_copy_only=False) == PARTIAL
     strength = kept.column("shared_shingles").to_numpy(zero_copy_only=False)

@@ -1,3 +1,4 @@
+import numpy as np
 import pyarrow as pa
 
 from pipeline import cluster, schema
@@ -69,3 +70,11 @@ def test_stable_ids_keep_grown_clusters_and_merge_into_the_oldest():
     assert ids[0] == "c_old" and merges == [("c_old", "c_new")]  # the older survives though its id sorts later
     assert ids[1] == "c_alone"  # grown, not renamed
     assert ids[2] not in first_seen and ids[2] == cluster.stable_ids([["n4", "n3"]], {}, {})[0][0]
+
+
+def test_sorted_codes_are_numpys_unique_with_inverse():
+    words = ["Литва", "border", "a", "B", "é", "z", "中文", "border", "a", "", "é"] * 3
+    values = pa.chunked_array([words[:10], words[10:]])
+    distinct, codes = cluster.sorted_codes(values)
+    want, inverse = np.unique(np.array(words, dtype=object), return_inverse=True)
+    assert distinct.tolist() == want.tolist() and codes.tolist() == inverse.tolist()
