@@ -1184,53 +1184,96 @@ def xxh3_strings(
 
 
 @njit(cache=True, nogil=True)
-def space_separated_tokens(
-    data: np.ndarray, offsets: np.ndarray, skip: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+def spaced_token_hashes(
+    data: np.ndarray, offsets: np.ndarray, skip: np.ndarray, ascii_strings: np.ndarray, secret: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
     """The tokens of UTF-8 strings whose tokens are separated by single-byte spaces (string i is
-    data[offsets[i]:offsets[i+1]]; strings flagged in `skip` yield none).
+    data[offsets[i]:offsets[i+1]]; strings flagged in `skip` yield none), hashed where they lie: XXH3-64 of each
+    ASCII token's bytes (already its matching form, see `normalize.body_tokens`).
 
-    Returns (token count per string, each token's character start and end in its string, the token bytes packed
-    end to end, and each token's byte offset in them: an Arrow string array's buffers). Characters are counted as
-    UTF-8 lead bytes, so the offsets are code-point offsets as Python and Arrow count them."""
+    Returns the token count per string, each token's character start and end in its string, its hash, the indices
+    of the other tokens (non-ASCII: hash 0, their matching form needs Python), and those tokens' bytes packed end to
+    end with their offsets (an Arrow string array's buffers). Characters are counted as UTF-8 lead bytes, so offsets
+    are code-point offsets as Python and Arrow count them; in strings known ASCII (`ascii_strings`) they are byte
+    offsets, and those tokens are hashed without a test of their bytes. Splitting and hashing in one pass spares
+    copying every token out to hash it afterwards."""
     n_strings = len(offsets) - 1
     total = offsets[n_strings] - offsets[0]
     most = total // 2 + 1 + n_strings
     counts = np.zeros(n_strings, dtype=np.int64)
+    # Sized for the most tokens the bytes could hold and returned as views: pages never written are never touched
+    # (np.zeros, or copying the views out, touched ~40 MB per 2,000 documents, and fresh pages are not free).
     starts = np.empty(most, dtype=np.int32)
     ends = np.empty(most, dtype=np.int32)
-    packed = np.empty(total, dtype=np.uint8)
-    token_offsets = np.empty(most + 1, dtype=np.int32)
-    token_offsets[0] = 0
-    n, used = 0, 0
+    hashes = np.empty(most, dtype=np.uint64)
+    other_at = np.empty(0 if ascii_strings.all() else most, dtype=np.int64)
+    packed = np.empty(0 if ascii_strings.all() else total, dtype=np.uint8)
+    packed_offsets = np.empty(len(other_at) + 1, dtype=np.int32)
+    packed_offsets[0] = 0
+    n, n_other, used = 0, 0, 0
     for i in range(n_strings):
         if skip[i]:
             continue
+        lo, hi = offsets[i], offsets[i + 1]
         first = n
-        chars = 0
-        in_token = False
-        for p in range(offsets[i], offsets[i + 1]):
-            byte = data[p]
-            if byte == 32:
-                if in_token:
-                    ends[n] = chars
-                    n += 1
-                    token_offsets[n] = used
-                    in_token = False
-            else:
-                if not in_token:
+        if ascii_strings[i]:
+            p = lo
+            while p < hi:
+                while p < hi and data[p] == 32:
+                    p += 1
+                if p >= hi:
+                    break
+                start = p
+                while p < hi and data[p] != 32:
+                    p += 1
+                length = p - start
+                starts[n], ends[n] = start - lo, p - lo
+                # The short path in line and the rest called: in line, the long paths made this loop 4x slower (and
+                # so did calling a function holding both).
+                hashes[n] = (
+                    _xxh3_short(data, start, length, secret) if length <= 128 else xxh3_64(data, start, length, secret)
+                )
+                n += 1
+            counts[i] = n - first
+            continue
+        chars, start, high = 0, -1, 0
+        for p in range(lo, hi + 1):
+            byte = data[p] if p < hi else 32  # a space after the last byte ends the last token
+            if byte != 32:
+                if start < 0:
+                    start, high = p, 0
                     starts[n] = chars
-                    in_token = True
-                packed[used] = byte
-                used += 1
+                high |= byte
+            elif start >= 0:
+                ends[n] = chars
+                length = p - start
+                if high < 0x80:
+                    hashes[n] = (
+                        _xxh3_short(data, start, length, secret)
+                        if length <= 128
+                        else xxh3_64(data, start, length, secret)
+                    )
+                else:
+                    hashes[n] = 0
+                    other_at[n_other] = n
+                    packed[used : used + length] = data[start:p]
+                    used += length
+                    n_other += 1
+                    packed_offsets[n_other] = used
+                n += 1
+                start = -1
             if byte & 0xC0 != 0x80:
                 chars += 1
-        if in_token:
-            ends[n] = chars
-            n += 1
-            token_offsets[n] = used
         counts[i] = n - first
-    return counts, starts[:n], ends[:n], packed[:used], token_offsets[: n + 1]
+    return (
+        counts,
+        starts[:n],
+        ends[:n],
+        hashes[:n],
+        other_at[:n_other].copy(),
+        packed[:used].copy(),
+        packed_offsets[: n_other + 1].copy(),
+    )
 
 
 @njit(cache=True, nogil=True)
@@ -1352,7 +1395,8 @@ def warm_up() -> float:
     joined_pieces(data, text_offsets, first, kept, spans)
     edge_line_spans(data, text_offsets, 4, np.zeros(128, dtype=np.uint8))
     quote_spans(data, text_offsets, QUOTE_STYLES)
-    space_separated_tokens(data, text_offsets, np.zeros(1, dtype=bool))
+    spaced_token_hashes(data, text_offsets, np.zeros(1, dtype=bool), np.ones(1, dtype=bool), XXH3_SECRET)
+    spaced_token_hashes(data, text_offsets, np.zeros(1, dtype=bool), np.zeros(1, dtype=bool), XXH3_SECRET)
     xxh3_strings(data, text_offsets, np.zeros(1, dtype=np.bool_), XXH3_SECRET)
     from pipeline import credits  # the gazetteer's lookup tables (no Arrow array: pyarrow's first loads pandas)
 

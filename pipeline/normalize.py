@@ -51,38 +51,53 @@ TOKEN_PATTERN = regex.compile(
 
 @dataclass
 class BodyTokens:
-    """Tokens of a batch of bodies: their matching-form strings (flat) and character offsets in each body."""
+    """Tokens of a batch of bodies: the hash of each one's matching form (`token_hash`), flat, and its character
+    offsets in its body."""
 
-    strings: pa.Array  # flat, one per token, in body order
+    values: np.ndarray  # uint64, one per token, in body order
     offsets: np.ndarray  # int64, doc i owns tokens offsets[i]:offsets[i+1]
     starts: np.ndarray  # int32 character offset of each token in its body
     ends: np.ndarray
-    ascii_bodies: np.ndarray  # bool per body: all ASCII, so all its tokens are
 
 
 _NON_WORD_CHAR = r"[^\p{L}\p{N}\p{M}\x{00AD}\x{200B}-\x{200D}\x{2060}\x{FEFF} ]"
 
 
 def body_tokens(bodies: pa.Array) -> BodyTokens:
-    """Tokens of each body with their offsets in that body.
+    """Tokens of each body, hashed, with their offsets in that body.
 
     Lower-casing and replacing each non-word character by one space keep every character where it was, so a split
-    on spaces yields each token's offset from the lengths of the pieces before it; the rest of the matching form
-    (NFKC, case folding) is applied to each distinct token string when it is hashed. Bodies where that does not hold
-    (Han/Kana, whose characters are tokens one by one, or characters whose lower case has another length) go
-    through the same rules in Python."""
+    on spaces yields each token's offset from the lengths of the pieces before it. An ASCII token is then already
+    in matching form (NFKC and case folding leave it alone), and a kernel hashes it where it lies; each distinct
+    other token of the batch is brought to matching form (NFKC, case folding) and hashed once in Python. Bodies where
+    the split does not hold (Han/Kana, whose characters are tokens one by one, or characters whose lower case has
+    another length) go through the same rules in Python."""
     bodies = bodies.combine_chunks() if isinstance(bodies, pa.ChunkedArray) else bodies
     spaced, special, ascii_bodies = _spaced(bodies)
     spaced = spaced.combine_chunks() if isinstance(spaced, pa.ChunkedArray) else spaced
     data, value_offsets = schema.string_buffers(spaced)
     skip = special | pc.is_null(spaced).to_numpy(zero_copy_only=False)
-    counts, t_starts, t_ends, packed, token_offsets = kernels.space_separated_tokens(data, value_offsets, skip)
-    strings = pa.StringArray.from_buffers(len(t_starts), pa.py_buffer(token_offsets), pa.py_buffer(packed))
+    counts, starts, ends, values, other, packed, packed_offsets = kernels.spaced_token_hashes(
+        data, value_offsets, skip, ascii_bodies, kernels.XXH3_SECRET
+    )
+    if len(other):
+        n_other = len(packed_offsets) - 1
+        values[other] = _hashed_strings(
+            pa.StringArray.from_buffers(n_other, pa.py_buffer(packed_offsets), pa.py_buffer(packed))
+        )
     if special.any():
-        strings, counts, t_starts, t_ends = _merge_python_tokens(bodies, special, strings, counts, t_starts, t_ends)
+        values, counts, starts, ends = _merge_python_tokens(bodies, special, values, counts, starts, ends)
     offsets = np.zeros(len(bodies) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
-    return BodyTokens(strings, offsets, t_starts.astype(np.int32), t_ends.astype(np.int32), ascii_bodies)
+    return BodyTokens(values, offsets, starts.astype(np.int32, copy=False), ends.astype(np.int32, copy=False))
+
+
+def _hashed_strings(strings: pa.Array) -> np.ndarray:
+    """`token_hash` of each string (uint64), computed once per distinct string."""
+    encoded = pc.dictionary_encode(strings)
+    vocabulary = encoded.dictionary.to_pylist()
+    hashes = np.fromiter((token_hash(t) for t in vocabulary), dtype=np.uint64, count=len(vocabulary))
+    return hashes[encoded.indices.to_numpy()]
 
 
 # ASCII bytes in their tokenising form: letters lower-cased, digits kept, everything else a space.
@@ -172,12 +187,12 @@ def _character_classes_from_rules() -> np.ndarray:
 
 
 def _merge_python_tokens(
-    bodies: pa.Array, special: np.ndarray, strings: pa.Array, counts: np.ndarray, starts: np.ndarray, ends: np.ndarray
-) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]:
-    """Insert the tokens of `special` documents (which have none yet) found by Python tokenisation, keeping
-    document order: the other documents' tokens are moved as Arrow and numpy slices, never as Python objects."""
+    bodies: pa.Array, special: np.ndarray, values: np.ndarray, counts: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Insert the hashed tokens of `special` documents (which have none yet) found by Python tokenisation, keeping
+    document order: the other documents' tokens move as numpy slices."""
     insert_at = np.concatenate([[0], np.cumsum(counts)])
-    parts_s: list[pa.Array] = []
+    parts_v: list[np.ndarray] = []
     parts_b: list[np.ndarray] = []
     parts_e: list[np.ndarray] = []
     cursor = 0
@@ -185,19 +200,17 @@ def _merge_python_tokens(
         at = int(insert_at[doc])
         body = bodies[doc].as_py() or ""
         spans = token_spans(body)
-        parts_s += [
-            strings.slice(cursor, at - cursor),
-            pc.utf8_lower(pa.array([body[a:b] for a, b in spans], pa.string())),
-        ]
+        lowered = pc.utf8_lower(pa.array([body[a:b] for a, b in spans], pa.string()))
+        parts_v += [values[cursor:at], _hashed_strings(lowered) if spans else np.zeros(0, dtype=np.uint64)]
         parts_b += [starts[cursor:at], np.array([a for a, _ in spans], dtype=np.int64)]
         parts_e += [ends[cursor:at], np.array([b for _, b in spans], dtype=np.int64)]
         counts[doc] = len(spans)
         cursor = at
-    parts_s.append(strings.slice(cursor))
+    parts_v.append(values[cursor:])
     parts_b.append(starts[cursor:])
     parts_e.append(ends[cursor:])
     return (
-        pa.concat_arrays(parts_s),
+        np.concatenate(parts_v),
         counts,
         np.concatenate(parts_b).astype(np.int64),
         np.concatenate(parts_e).astype(np.int64),

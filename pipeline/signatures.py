@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import xxhash
 
 from pipeline import kernels, schema
 from pipeline.config import Config
-from pipeline.normalize import body_tokens, normalize_documents, quote_offsets, token_hash
+from pipeline.normalize import body_tokens, normalize_documents, quote_offsets
 
 if TYPE_CHECKING:
     from pipeline.boilerplate import BoilerplateIndex
@@ -58,19 +57,10 @@ class TokenHashes:
 
 
 def token_hashes(bodies: pa.Array) -> TokenHashes:
-    """xxh3-64 of the matching form of every token of every body. Tokens arrive lower-cased, so an ASCII one is
-    already in matching form (NFKC and case folding leave it alone): a kernel hashes those; each distinct other
-    token of the batch is brought to matching form and hashed once in Python."""
+    """xxh3-64 of the matching form of every token of every body, with each token's offsets in its body (see
+    `normalize.body_tokens`)."""
     tokens = body_tokens(bodies)
-    data, offsets = schema.string_buffers(tokens.strings)
-    ascii_token = np.repeat(tokens.ascii_bodies, np.diff(tokens.offsets))
-    values, other = kernels.xxh3_strings(data, offsets, ascii_token, kernels.XXH3_SECRET)
-    if other.any():
-        encoded = pc.dictionary_encode(tokens.strings.filter(pa.array(other)))
-        vocabulary = encoded.dictionary.to_pylist()
-        vocab_hashes = np.fromiter((token_hash(t) for t in vocabulary), dtype=np.uint64, count=len(vocabulary))
-        values[other] = vocab_hashes[encoded.indices.to_numpy()]
-    return TokenHashes(values, tokens.offsets, tokens.starts, tokens.ends)
+    return TokenHashes(tokens.values, tokens.offsets, tokens.starts, tokens.ends)
 
 
 def sequence_hashes(tokens: TokenHashes) -> np.ndarray:

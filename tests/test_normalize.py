@@ -27,10 +27,7 @@ def test_casefold_meets_german_sharp_s():
 def test_invisible_characters_do_not_split_words():
     assert normalize.matching_tokens("bor\u00adder\u200b point") == ["border", "point"]
     tokens = normalize.body_tokens(pa.array(["bor\u00adder point"]))
-    assert [normalize.token_hash(t) for t in tokens.strings.to_pylist()] == [
-        normalize.token_hash("border"),
-        normalize.token_hash("point"),
-    ]
+    assert tokens.values.tolist() == [normalize.token_hash("border"), normalize.token_hash("point")]
 
 
 @pytest.mark.parametrize(
@@ -52,13 +49,14 @@ def test_invisible_characters_do_not_split_words():
 def test_tokens_in_any_script(text, tokens):
     assert normalize.matching_tokens(text) == tokens
     batch = normalize.body_tokens(pa.array([text]))
-    assert [normalize.token_hash(t) for t in batch.strings.to_pylist()] == [normalize.token_hash(t) for t in tokens]
+    assert batch.values.tolist() == [normalize.token_hash(t) for t in tokens]
 
 
 def test_combining_marks_stay_inside_words():
     # Urdu with harakat and Hindi vowel signs are combining marks: a word must not split at them.
     assert normalize.tokenize("مُلک हिन्दी") == ["مُلک", "हिन्दी"]
-    assert normalize.body_tokens(pa.array(["مُلک हिन्दी"])).strings.to_pylist() == ["مُلک", "हिन्दी"]
+    hashes = normalize.body_tokens(pa.array(["مُلک हिन्दी"])).values.tolist()
+    assert hashes == [normalize.token_hash("مُلک"), normalize.token_hash("हिन्दी")]
 
 
 def test_single_text_tokens_and_offsets_agree():
@@ -100,15 +98,14 @@ def test_exact_bodies_share_a_body_hash_up_to_case_and_spacing():
 def test_body_tokens_carry_their_offsets(body):
     tokens = normalize.body_tokens(pa.array([body, "second doc."]))
     n = int(tokens.offsets[1])
-    strings = tokens.strings.to_pylist()[:n]
 
-    def lower(words: list[str]) -> list[str]:
-        return pc.utf8_lower(pa.array(words, pa.string())).to_pylist()
+    def hashed(words: list[str]) -> list[int]:
+        return [normalize.token_hash(w) for w in pc.utf8_lower(pa.array(words, pa.string())).to_pylist()]
 
-    assert strings == lower(normalize.tokenize(body))
+    assert tokens.values[:n].tolist() == hashed(normalize.tokenize(body))
     spans = [body[start:end] for start, end in zip(tokens.starts[:n], tokens.ends[:n], strict=True)]
-    assert lower(spans) == strings
-    assert tokens.strings.to_pylist()[n:] == ["second", "doc"]
+    assert spans == normalize.tokenize(body)
+    assert tokens.values[n:].tolist() == hashed(["second", "doc"])
 
 
 def test_body_tokens_are_the_same_whichever_path_a_body_takes():
@@ -124,10 +121,13 @@ def test_body_tokens_are_the_same_whichever_path_a_body_takes():
     array = pa.array(["leading", *bodies], pa.string()).slice(1)
     batch = normalize.body_tokens(array)
     for i, body in enumerate(bodies):
-        got = batch.strings.to_pylist()[int(batch.offsets[i]) : int(batch.offsets[i + 1])]
+        a, b = int(batch.offsets[i]), int(batch.offsets[i + 1])
         want = pc.utf8_lower(pa.array(normalize.tokenize(body or ""), pa.string())).to_pylist()
-        assert got == want, body
-    assert "3" in batch.strings.to_pylist() and "numbers" in batch.strings.to_pylist()
+        assert batch.values[a:b].tolist() == [normalize.token_hash(t) for t in want], body
+        assert [
+            (body or "")[s:e] for s, e in zip(batch.starts[a:b], batch.ends[a:b], strict=True)
+        ] == normalize.tokenize(body or "")
+    assert {normalize.token_hash("3"), normalize.token_hash("numbers")} <= set(batch.values.tolist())
 
 
 def test_unicode_bodies_are_spaced_as_the_non_word_pattern_spaces_them():
@@ -147,31 +147,44 @@ def test_unicode_bodies_are_spaced_as_the_non_word_pattern_spaces_them():
     assert unspaced.tolist() == has_unspaced.to_pylist() and 0 < unspaced.sum() < len(texts)
 
 
-def test_compiled_space_split_gives_python_character_offsets():
+def test_compiled_space_split_gives_python_character_offsets_and_hashes_ascii_tokens():
     import re
+
+    import xxhash
 
     from pipeline import kernels
 
     rng = np.random.default_rng(3)
     alphabet = list("ab Zž Ї 东 \U0001f600 9")  # one- to four-byte UTF-8 characters and spaces
-    texts = ["".join(rng.choice(alphabet, size=rng.integers(0, 40))) for _ in range(200)] + ["  ", "x"]
+    texts = ["".join(rng.choice(alphabet, size=rng.integers(0, 40))) for _ in range(200)] + ["  ", "x", "y" * 300]
     array = pa.array(texts, pa.string())
     buffers = array.buffers()
     skip = np.zeros(len(texts), dtype=bool)
     skip[7] = True
-    counts, starts, ends, packed, offsets = kernels.space_separated_tokens(
-        np.frombuffer(buffers[2], np.uint8), np.frombuffer(buffers[1], np.int32), skip
+    # Texts said to be ASCII take the byte path; the others are told apart token by token.
+    known_ascii = np.array([t.isascii() and i % 2 == 0 for i, t in enumerate(texts)])
+    counts, starts, ends, hashes, other_at, packed, packed_offsets = kernels.spaced_token_hashes(
+        np.frombuffer(buffers[2], np.uint8), np.frombuffer(buffers[1], np.int32), skip, known_ascii, kernels.XXH3_SECRET
     )
-    tokens = pa.StringArray.from_buffers(len(starts), pa.py_buffer(offsets), pa.py_buffer(packed)).to_pylist()
+    other = np.zeros(len(hashes), dtype=bool)
+    other[other_at] = True
+    others = pa.StringArray.from_buffers(len(packed_offsets) - 1, pa.py_buffer(packed_offsets), pa.py_buffer(packed))
+    others = iter(others.to_pylist())
     cursor = 0
     for i, text in enumerate(texts):
         want = [] if skip[i] else [m.span() for m in re.finditer(r"[^ ]+", text)]
         assert counts[i] == len(want)
         got = list(zip(starts[cursor : cursor + len(want)], ends[cursor : cursor + len(want)], strict=True))
         assert got == want, text
-        assert tokens[cursor : cursor + len(want)] == [text[a:b] for a, b in want]
+        for k, (a, b) in enumerate(want, start=cursor):
+            token = text[a:b]
+            if token.isascii():
+                assert not other[k] and hashes[k] == xxhash.xxh3_64_intdigest(token.encode())
+            else:
+                assert other[k] and hashes[k] == 0 and next(others) == token
         cursor += len(want)
-    assert any(len(t.encode()) > len(t) for t in tokens)  # multi-byte tokens were exercised
+    assert next(others, None) is None
+    assert other.any() and (~other).any() and known_ascii.any()  # both kinds of token and text were exercised
 
 
 def test_character_classes_are_cached_and_rebuilt_when_the_cache_is_damaged(tmp_path, monkeypatch):
