@@ -9,7 +9,7 @@ Acronyms match case-sensitively ("AP", not "ap"); names match in any case.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -215,7 +215,7 @@ def texts_credits(texts: pa.Array, extra: Extra = ()) -> list[tuple[int, Credit]
     for (text, start, end, _, _, _, first), window in zip(rows.tolist(), windows.to_pylist(), strict=True):
         mention = (start - first, end - first, window[start - first : end - first])
         for c in _credits_from_mentions(window, [mention], gaz):
-            out.append((text, replace(c, start=c.start + first, end=c.end + first)))
+            out.append((text, Credit(c.agency, c.mention, c.cue, c.start + first, c.end + first)))  # `replace` costs 4x
     return out
 
 

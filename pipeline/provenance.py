@@ -42,6 +42,8 @@ class DocFacts:
 def doc_facts(documents: pa.Table, attributions: pa.Table, only: pa.Array | None = None) -> dict[str, DocFacts]:
     """What provenance needs to know of every document (or of the ids in `only`: those in pairs), from `documents`
     and `attributions`."""
+    # Only the columns read below: filtering the table would copy every text and body.
+    documents = documents.select(["doc_id", "published_at", "published_at_raw", "published_at_source", "source"])
     if only is not None:
         documents = documents.filter(pc.is_in(documents.column("doc_id"), only))
         attributions = attributions.filter(pc.is_in(attributions.column("doc_id"), only))
