@@ -34,7 +34,8 @@ def datasketch_minhash(values: np.ndarray, num_perm=128, seed=1) -> MinHash:
 
 @pytest.mark.parametrize(("num_perm", "seed"), [(128, 1), (64, 42)])
 def test_signatures_equal_datasketch_bit_for_bit(num_perm, seed):
-    bodies = [*random_bodies(5, 200, 0), "short", ""]
+    # Shingle counts of every remainder by four (the kernel takes four hashes per pass), one and none.
+    bodies = [*random_bodies(5, 200, 0), *(random_bodies(1, n, n)[0] for n in (7, 8, 9, 10)), "short", ""]
     shingles, offsets, sig = shard_signatures(bodies, num_perm=num_perm, seed=seed)
     for i in range(len(bodies)):
         expected = datasketch_minhash(shingles[offsets[i] : offsets[i + 1]], num_perm, seed)
