@@ -248,9 +248,7 @@ def token_code_points(tokens: np.ndarray) -> np.ndarray:
     """Token hashes as Unicode code points (int32), the form alignment compares (and rapidfuzz would, as one
     string). Two different tokens share a code point with probability ~1e-6, which moves a similarity by far less
     than its rounding."""
-    points = (tokens % np.uint64(0x10F800)).astype(np.int32)
-    points += (points >= 0xD800) * np.int32(0x800)  # skip the surrogate block
-    return points
+    return kernels.code_points(np.asarray(tokens, dtype=np.uint64))
 
 
 @dataclass

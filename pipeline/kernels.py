@@ -141,6 +141,17 @@ def signature_agreements(
 
 
 @njit(cache=True, nogil=True)
+def code_points(hashes: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """Each hash as a Unicode code point outside the surrogate block: hash mod 0x10F800, moved past 0xD7FF by
+    0x800. Compiled, the modulo by a constant is a multiply (numpy divides, 5x slower)."""
+    out = np.empty(len(hashes), dtype=np.int32)
+    for i in range(len(hashes)):
+        point = np.int32(hashes[i] % np.uint64(0x10F800))
+        out[i] = point + (point >= 0xD800) * np.int32(0x800)
+    return out
+
+
+@njit(cache=True, nogil=True)
 def copy_segments(
     source: np.ndarray, starts: np.ndarray, lengths: np.ndarray, target: np.ndarray, at: np.ndarray
 ) -> None:  # pragma: no cover - compiled
@@ -1381,6 +1392,7 @@ def warm_up() -> float:
     rows = np.zeros(1, dtype=np.int64)
     intersection_sizes(values, offsets, rows, values, offsets, rows)
     intersection_bounds(values, offsets, rows, values, offsets, rows)
+    code_points(values)
     for dtype in (np.uint64, np.int32):  # hashes (shingles, tokens); character offsets and quotes
         source = values.astype(dtype)
         source.flags.writeable = False  # Arrow buffers

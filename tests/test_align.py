@@ -278,3 +278,14 @@ def test_a_view_of_some_rows_of_a_chunked_read_equals_the_view_of_those_rows_tak
     for name in ("token_starts", "token_ends", "quote_values", "quote_offsets"):
         assert np.array_equal(getattr(got, name), getattr(want, name)), name
     assert len(got.quote_values) > 0 and got.shingle_offsets[-1] > 0
+
+
+def test_token_code_points_are_valid_characters_outside_the_surrogates():
+    rng = np.random.default_rng(9)
+    edges = np.array([0, 0xD7FF, 0xD800, 0xDFFF, 0xE000, 0x10F7FF, 0x10F800, 0x10F800 + 0xD800, 2**64 - 1], np.uint64)
+    hashes = np.concatenate([edges, rng.integers(0, 2**64, size=5000, dtype=np.uint64)])
+    points = align.token_code_points(hashes)
+    want = [int(h) % 0x10F800 for h in hashes.tolist()]
+    assert points.tolist() == [p + 0x800 if p >= 0xD800 else p for p in want]
+    assert ((points < 0xD800) | ((points > 0xDFFF) & (points < 0x110000))).all()
+    assert "".join(map(chr, points.tolist())).encode("utf-8")  # every one a character UTF-8 can hold
