@@ -1287,13 +1287,27 @@ def spaced_token_hashes(
     )
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _fmix32(value: np.uint64) -> np.uint32:  # pragma: no cover - compiled
+    """MurmurHash3's 32-bit finalizer of the low 32 bits of `value`, as datasketch applies it before the affine32
+    permutations (in 64-bit registers, cut back to 32 bits after each product: numba widens 32-bit arithmetic)."""
+    low = np.uint64(0xFFFFFFFF)
+    h = value & low
+    h ^= h >> np.uint64(16)
+    h = (h * np.uint64(0x85EBCA6B)) & low
+    h ^= h >> np.uint64(13)
+    h = (h * np.uint64(0xC2B2AE35)) & low
+    return np.uint32(h ^ (h >> np.uint64(16)))
+
+
 @njit(cache=True, nogil=True)
 def minhash_signatures(
-    mixed: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.ndarray
+    shingles: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.ndarray
 ) -> np.ndarray:  # pragma: no cover - compiled
-    """(documents x len(a)) minima of (a[k] * x + b[k]) mod 2**32 over each document's 32-bit hashes x
-    (document i owns mixed[offsets[i]:offsets[i+1]]); documents without hashes keep 2**32-1. One pass over the
-    hashes with the signature row in cache, instead of one pass over all hashes per permutation.
+    """(documents x len(a)) minima of (a[k] * x + b[k]) mod 2**32 over each document's 32-bit hashes x: the low 32
+    bits of its shingle hashes through `_fmix32` (document i owns shingles[offsets[i]:offsets[i+1]]); documents
+    without hashes keep 2**32-1. One pass over the hashes with the signature row in cache, instead of one pass over
+    all hashes per permutation.
 
     Four hashes go through each pass over the row: the row and the parameters are loaded and stored once per four
     hashes, not per hash (30% faster)."""
@@ -1304,7 +1318,8 @@ def minhash_signatures(
         row = out[d]
         s, end = offsets[d], offsets[d + 1]
         while s + 4 <= end:
-            x0, x1, x2, x3 = mixed[s], mixed[s + 1], mixed[s + 2], mixed[s + 3]
+            x0, x1 = _fmix32(shingles[s]), _fmix32(shingles[s + 1])
+            x2, x3 = _fmix32(shingles[s + 2]), _fmix32(shingles[s + 3])
             for k in range(n_perm):
                 # Truncated to 32 bits, the product needs only a 32-bit multiply: eight permutations per SIMD step.
                 ak, bk = a[k], b[k]
@@ -1313,7 +1328,7 @@ def minhash_signatures(
                 row[k] = min(row[k], min(low, high))
             s += 4
         for t in range(s, end):
-            x = mixed[t]
+            x = _fmix32(shingles[t])
             for k in range(n_perm):
                 row[k] = min(row[k], np.uint32(a[k] * x + b[k]))
     return out
@@ -1429,7 +1444,7 @@ def warm_up() -> float:
     alias_mentions(data, text_offsets, valid, g.openings, g.heads, g.chain, g.alias_data, g.alias_offsets, out, resume)
     spaced_utf8(data, text_offsets, np.ones(128, dtype=np.uint8))
     permutation = np.ones(2, dtype=np.uint32)
-    minhash_signatures(np.ones(2, dtype=np.uint32), np.array([0, 2], dtype=np.int64), permutation, permutation)
+    minhash_signatures(np.ones(2, dtype=np.uint64), np.array([0, 2], dtype=np.int64), permutation, permutation)
     shingle_hashes(np.ones(2, dtype=np.uint64), np.array([0, 2], dtype=np.int64), 5)
     packed = packed_by_document(np.ones(2, dtype=np.uint64), np.array([0, 2], dtype=np.int64), 40)
     distinct_by_document(packed, 1, 40)

@@ -36,15 +36,6 @@ def fmix64(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint64(33))
 
 
-def fmix32(h: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 32-bit finalizer, as datasketch applies it before the affine32 permutations."""
-    h = h ^ (h >> np.uint32(16))
-    h = h * np.uint32(0x85EBCA6B)
-    h = h ^ (h >> np.uint32(13))
-    h = h * np.uint32(0xC2B2AE35)
-    return h ^ (h >> np.uint32(16))
-
-
 @dataclass
 class TokenHashes:
     """Token hashes of a batch of documents, flat, with `offsets[i]:offsets[i+1]` belonging to document i, and
@@ -123,11 +114,11 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def minhash_signatures(shingles: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
-    """(docs x num_perm) uint32 MinHash signatures of each document's 32-bit shingle hashes; a document
-    without shingles gets datasketch's empty signature (all 2**32-1)."""
-    mixed = fmix32(shingles.astype(np.uint32))  # truncation to the low 32 bits is the 32-bit hash
+    """(docs x num_perm) uint32 MinHash signatures of each document's 32-bit shingle hashes (the low 32 bits of
+    each 64-bit one, through MurmurHash3's 32-bit finalizer as datasketch's affine32 scheme applies it; the kernel
+    mixes them as it reads them); a document without shingles gets datasketch's empty signature (all 2**32-1)."""
     a, b = permutations(num_perm, seed)
-    return kernels.minhash_signatures(mixed, offsets.astype(np.int64), a, b)
+    return kernels.minhash_signatures(shingles, offsets.astype(np.int64), a, b)
 
 
 def optimal_bands(threshold: float, num_perm: int, fp_weight: float, fn_weight: float) -> tuple[int, int]:
