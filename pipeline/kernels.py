@@ -899,8 +899,13 @@ def alias_mentions(
     i, p, chars = resume[0], resume[1], resume[2]
     while i < n_strings:
         end = offsets[i + 1]
+        counted = p  # `chars` counts the characters before this byte
         while valid[i] and p + 1 < end:
             key = (np.int64(data[p]) << 8) | np.int64(data[p + 1])
+            # Characters are counted where a mention needs the count; a tight loop runs to the next possible one.
+            while p + 2 < end and not (openings[key >> 6] >> np.uint64(key & 63)) & np.uint64(1):
+                p += 1
+                key = ((key << 8) | np.int64(data[p + 1])) & 0xFFFF
             if (openings[key >> 6] >> np.uint64(key & 63)) & np.uint64(1):
                 matched = -1
                 k = heads[key]
@@ -917,6 +922,9 @@ def alias_mentions(
                             break
                     k = chain[k]
                 if matched >= 0:
+                    for r in range(counted, p):
+                        chars += (data[r] & 0xC0) != 0x80
+                    counted = p
                     if found == len(out):
                         resume[0], resume[1], resume[2] = i, p, chars
                         return found
@@ -940,9 +948,8 @@ def alias_mentions(
                     out[found, M_WINDOW_CHAR] = chars - before
                     found += 1
                     chars += length
-                    p = q
+                    p = counted = q
                     continue
-            chars += (data[p] & 0xC0) != 0x80
             p += 1
         i += 1
         if i < n_strings:
