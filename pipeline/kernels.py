@@ -4,6 +4,10 @@ materialising far more memory than the answer needs.
 Each kernel takes flat numpy arrays (the Arrow list layout: values plus offsets) and releases the GIL, so threads
 can run it side by side. Compiled code is cached on disk (`cache=True`): a process pays
 the compilation once per installation, not once per run.
+
+A kernel whose output size is known only at the end allocates for the worst case without zeroing it and returns
+views of the part it wrote: the pages it never wrote are never touched, where copying the part out touched every
+page again (fresh memory is not free: copies like that were a third of some kernels' time).
 """
 
 from __future__ import annotations
@@ -249,7 +253,7 @@ def sampled_entries(
             value = values[p]
             kept[found], rows[found] = value, r
             found += ((value & mask) if low_bits else (value % divisor)) == 0
-    return kept[:found].copy(), rows[:found].copy()
+    return kept[:found], rows[:found]
 
 
 @njit(cache=True, nogil=True)
@@ -275,7 +279,7 @@ def shared_value_groups(
             for k in range(start, end - 1):
                 headed[docs[k]] += end - 1 - k
         start = end
-    return starts[:groups].copy(), ends[:groups].copy(), headed
+    return starts[:groups], ends[:groups], headed
 
 
 @njit(cache=True, nogil=True)
@@ -315,7 +319,7 @@ def repeated_codes(codes: np.ndarray, min_times: int) -> np.ndarray:  # pragma: 
             out[found] = codes[start]
             found += 1
         start = end
-    return out[:found].copy()
+    return out[:found]
 
 
 @njit(cache=True, nogil=True)
@@ -629,7 +633,7 @@ def text_units(
                         flags[k] |= UNIT_MAYBE_SCRIPT
                         break
         first[i + 1] = u
-    return first, wrapped, spans[:u].copy(), words[:u].copy(), flags[:u].copy()
+    return first, wrapped, spans[:u], words[:u], flags[:u]
 
 
 @njit(cache=True, nogil=True)
@@ -845,7 +849,7 @@ def joined_pieces(
             m += 1
         body_offsets[d + 1] = at
         map_first[d + 1] = m
-    return out[:at].copy(), body_offsets, map_first, pieces[:m].copy()
+    return out[:at], body_offsets, map_first, pieces[:m]
 
 
 @njit(cache=True, nogil=True)
@@ -991,7 +995,7 @@ def distinct_by_document(
             at += 1
     for d in range(n_docs):
         offsets[d + 1] += offsets[d]
-    return out[:at].copy(), offsets
+    return out[:at], offsets
 
 
 # XXH3's default secret (xxhash.h, `XXH3_kSecret`): the hash of every token is XXH3-64 with seed 0, bit for bit,
@@ -1219,8 +1223,7 @@ def spaced_token_hashes(
     total = offsets[n_strings] - offsets[0]
     most = total // 2 + 1 + n_strings
     counts = np.zeros(n_strings, dtype=np.int64)
-    # Sized for the most tokens the bytes could hold and returned as views: pages never written are never touched
-    # (np.zeros, or copying the views out, touched ~40 MB per 2,000 documents, and fresh pages are not free).
+    # Sized for the most tokens the bytes could hold, never zeroed (see the module's note on views).
     starts = np.empty(most, dtype=np.int32)
     ends = np.empty(most, dtype=np.int32)
     hashes = np.empty(most, dtype=np.uint64)
