@@ -737,10 +737,12 @@ def quote_spans(
     for i in range(n):
         p, c, end = offsets[i], 0, offsets[i + 1]
         while p < end:
-            if data[p] < 0x80 and data[p] != 0x22:  # most characters: no mark opens there
+            start = p
+            while p < end and data[p] < 0x80 and data[p] != 0x22:  # most characters: no mark opens there
                 p += 1
-                c += 1
-                continue
+            c += p - start  # ASCII bytes: one character each
+            if p >= end:
+                break
             point, size = _code_point(data, p)
             style = -1
             for s in range(len(styles)):
@@ -770,7 +772,7 @@ def quote_spans(
                 p += size
                 c += 1
         first[i + 1] = m
-    return first, values[:m].copy()
+    return first, values[:m]
 
 
 # Kinds of a unit in `kept_units`.
