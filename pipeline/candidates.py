@@ -228,12 +228,50 @@ def passage_pairs(
     base = sum(t.num_rows for t in feature_tables)
     if base == 0:
         return np.zeros((0, 2), dtype=np.int64)
-    fp, doc = sampled_across(feature_tables, sample)
-    if common is not None and len(common):
-        rare = ~in_sorted(common, fp)
-        fp, doc = fp[rare], doc[rare]
-    values, docs = by_value_then_doc(fp, doc)
-    return pairs_sharing(values, docs, base, max_df, min_shared)
+    packed, doc_bits = None, 0
+    if common is None or len(common) == 0:
+        packed, doc_bits = packed_samples(feature_tables, sample)
+    if packed is None:
+        fp, doc = sampled_across(feature_tables, sample)
+        if common is not None and len(common):
+            rare = ~in_sorted(common, fp)
+            fp, doc = fp[rare], doc[rare]
+        packed, doc_bits = packed_entries(fp, doc, base)
+    packed.sort()
+    return pairs_sharing(packed, doc_bits, base, max_df, min_shared)
+
+
+def document_bits(n_docs: int) -> int:
+    """Bits that number `n_docs` documents in a packed entry: 24 at least, so 40-bit fingerprints fill the rest."""
+    return max(64 - signatures.FINGERPRINT_BITS, int(n_docs - 1).bit_length())
+
+
+def packed_samples(feature_tables: list[pa.Table], sample: int) -> tuple[np.ndarray | None, int]:
+    """`sampled_across` packed as fingerprint << doc_bits | row in one array (unsorted), and doc_bits; None when a
+    fingerprint is too wide to pack so. Written in place by a kernel, where the unpacked arrays, their
+    concatenation and their packing touched five times the memory."""
+    doc_bits = document_bits(sum(t.num_rows for t in feature_tables))
+    columns = [schema.whole(t.column("shingles")) for t in feature_tables]
+    size = sum(len(c.values) for c in columns)  # an upper bound, never touched beyond what is written
+    out = np.empty(size + 1, dtype=np.uint64)
+    at, row = 0, 0
+    for column in columns:
+        at, fits = kernels.packed_samples(
+            column.values.to_numpy(), column.offsets.to_numpy(), max(sample, 1), row, doc_bits, out, at
+        )
+        if not fits:
+            return None, doc_bits
+        row += len(column)
+    return out[:at], doc_bits
+
+
+def packed_entries(values: np.ndarray, docs: np.ndarray, n_docs: int) -> tuple[np.ndarray, int]:
+    """(value, doc) entries packed as value << doc_bits | doc (unsorted), and doc_bits. Values too wide for the
+    bits left are replaced by their ranks, which sort the same."""
+    doc_bits = document_bits(n_docs)
+    if len(values) and int(values.max()) >> (64 - doc_bits):
+        _, values = np.unique(values, return_inverse=True)
+    return (values.astype(np.uint64) << np.uint64(doc_bits)) | docs.astype(np.uint64), doc_bits
 
 
 # Pairs of co-holders `pairs_sharing` lists at once: 64 MB (a run of 20,000 simulated ~400-word documents lists
@@ -242,17 +280,17 @@ PAIR_CHUNK = 1 << 23
 
 
 def pairs_sharing(
-    values: np.ndarray, docs: np.ndarray, n_docs: int, max_holders: int, min_shared: int, chunk: int = PAIR_CHUNK
+    packed: np.ndarray, doc_bits: int, n_docs: int, max_holders: int, min_shared: int, chunk: int = PAIR_CHUNK
 ) -> np.ndarray:
     """(n x 2) pairs of documents (a < b, sorted) holding at least `min_shared` values in common, counting only
-    values that 2 to `max_holders` documents hold. Entry i says document docs[i] holds values[i]; entries come sorted
-    by value, then document, each (value, document) once.
+    values that 2 to `max_holders` documents hold. Entry i says document packed[i] & (2**doc_bits - 1) holds value
+    packed[i] >> doc_bits; entries come sorted, each (value, document) once.
 
     Every pair of co-holders of every value is listed as one number and sorted (numpy's vectorised sort): a pair
     sharing k values appears k times in a row. Counting each document's partners in place instead visits every
     entry's co-holders at a random place of the entries, twice as slow. Lists hold at most `chunk` pairs (the pairs
     headed by a range of documents), so memory stays bounded whatever the number of entries."""
-    starts, ends, headed = kernels.shared_value_groups(values, docs, n_docs, max_holders)
+    starts, ends, headed = kernels.shared_value_groups(packed, doc_bits, n_docs, max_holders)
     cumulative = np.cumsum(headed)
     found: list[np.ndarray] = [np.zeros(0, dtype=np.uint64)]
     lo, done = 0, 0
@@ -261,24 +299,12 @@ def pairs_sharing(
         hi = max(int(np.searchsorted(cumulative, done + chunk, side="right")), lo + 1)
         total = int(cumulative[hi - 1]) - done
         if total:
-            codes = kernels.pairs_headed_by(docs, starts, ends, n_docs, lo, hi, total)
+            codes = kernels.pairs_headed_by(packed, doc_bits, starts, ends, n_docs, lo, hi, total)
             codes.sort()
             found.append(kernels.repeated_codes(codes, min_shared))
         lo, done = hi, int(cumulative[hi - 1])
     codes = np.concatenate(found).astype(np.int64)
     return np.stack([codes // max(n_docs, 1), codes % max(n_docs, 1)], axis=1)
-
-
-def by_value_then_doc(values: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(value, doc) entries sorted by value, then doc. Fingerprints (40 bits) and document numbers below 2**24 pack
-    into one uint64 and sort as numbers, twice as fast as an argsort and its gathers."""
-    doc_bits = 64 - signatures.FINGERPRINT_BITS
-    if len(values) and (int(values.max()) >> signatures.FINGERPRINT_BITS or int(docs.max()) >> doc_bits):
-        order = np.lexsort((docs, values))
-        return values[order], docs[order]
-    packed = (values << np.uint64(doc_bits)) | docs.astype(np.uint64)
-    packed.sort()
-    return packed >> np.uint64(doc_bits), (packed & np.uint64((1 << doc_bits) - 1)).astype(np.int64)
 
 
 def candidate_table(

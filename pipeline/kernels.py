@@ -257,49 +257,83 @@ def sampled_entries(
 
 
 @njit(cache=True, nogil=True)
+def packed_samples(
+    values: np.ndarray, offsets: np.ndarray, sample: int, first_row: int, doc_bits: int, out: np.ndarray, at: int
+) -> tuple[int, bool]:  # pragma: no cover - compiled
+    """`sampled_entries` written as value << doc_bits | (first_row + row) into out[at:] (one slot more than they
+    fill: each value is written, then kept or overwritten), rows numbered from `first_row`. Returns where the next
+    entry goes, and whether every kept value fit above `doc_bits` (when not, the caller packs another way)."""
+    low_bits = sample & (sample - 1) == 0
+    mask = np.uint64(sample - 1)
+    divisor = np.uint64(sample)
+    shift = np.uint64(doc_bits)
+    high = np.uint64(0)
+    for r in range(len(offsets) - 1):
+        row = np.uint64(first_row + r)
+        for p in range(offsets[r], offsets[r + 1]):
+            value = values[p]
+            kept = ((value & mask) if low_bits else (value % divisor)) == 0
+            out[at] = (value << shift) | row
+            high |= (value >> np.uint64(64 - doc_bits)) * np.uint64(kept)
+            at += kept
+    return at, high == 0
+
+
+@njit(cache=True, nogil=True)
 def shared_value_groups(
-    values: np.ndarray, docs: np.ndarray, n_docs: int, max_holders: int
+    packed: np.ndarray, doc_bits: int, n_docs: int, max_holders: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
     """The entries [starts[g], ends[g]) of each value that 2 to `max_holders` documents hold, and how many pairs of
-    co-holders each document heads (is the lower of). Entry i says document docs[i] holds values[i]; entries come
-    sorted by value, then document, each (value, document) once."""
-    n = len(values)
+    co-holders each document heads (is the lower of). Entry i says document packed[i] & (2**doc_bits - 1) holds
+    value packed[i] >> doc_bits; entries come sorted (by value, then document), each (value, document) once."""
+    n = len(packed)
+    shift = np.uint64(doc_bits)
+    low = np.uint64((1 << doc_bits) - 1)
     starts = np.empty(n // 2 + 1, dtype=np.int64)
     ends = np.empty(n // 2 + 1, dtype=np.int64)
     headed = np.zeros(n_docs, dtype=np.int64)
     groups = 0
     start = 0
     while start < n:
+        value = packed[start] >> shift
         end = start + 1
-        while end < n and values[end] == values[start]:
+        while end < n and packed[end] >> shift == value:
             end += 1
         if 2 <= end - start <= max_holders:
             starts[groups], ends[groups] = start, end
             groups += 1
             for k in range(start, end - 1):
-                headed[docs[k]] += end - 1 - k
+                headed[np.int64(packed[k] & low)] += end - 1 - k
         start = end
     return starts[:groups], ends[:groups], headed
 
 
 @njit(cache=True, nogil=True)
 def pairs_headed_by(
-    docs: np.ndarray, starts: np.ndarray, ends: np.ndarray, n_docs: int, lo: int, hi: int, total: int
+    packed: np.ndarray,
+    doc_bits: int,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    n_docs: int,
+    lo: int,
+    hi: int,
+    total: int,
 ) -> np.ndarray:  # pragma: no cover - compiled
     """a * n_docs + b for every pair of co-holders a < b of each group (see `shared_value_groups`) whose lower
     document a is in [lo, hi), once per group they share; `total` is how many there are."""
+    low = np.uint64((1 << doc_bits) - 1)
     out = np.empty(total, dtype=np.uint64)
     filled = 0
     for g in range(len(starts)):
         end = ends[g]
         for i in range(starts[g], end - 1):
-            a = docs[i]
+            a = np.int64(packed[i] & low)
             if a >= hi:
                 break  # holders come in document order
             if a >= lo:
                 head = np.uint64(a) * np.uint64(n_docs)
                 for j in range(i + 1, end):
-                    out[filled] = head + np.uint64(docs[j])
+                    out[filled] = head + (packed[j] & low)
                     filled += 1
     return out
 
@@ -1429,8 +1463,9 @@ def warm_up() -> float:
     band_matches(keys, np.zeros(4, dtype=np.bool_), np.zeros((2, 1), dtype=np.uint64), np.zeros((2, 1), np.int64), 1)
     pairs_within_runs(np.zeros(2, dtype=np.int64), np.zeros(2, dtype=np.int64))
     sampled_entries(values, offsets, 4)
-    group_starts, group_ends, headed = shared_value_groups(np.zeros(2, dtype=np.uint64), np.zeros(2, np.int64), 1, 2)
-    repeated_codes(np.sort(pairs_headed_by(rows, group_starts, group_ends, 1, 0, 1, int(headed.sum()))), 2)
+    packed_samples(values, offsets, 4, 0, 24, np.zeros(3, dtype=np.uint64), 0)
+    group_starts, group_ends, headed = shared_value_groups(np.zeros(2, dtype=np.uint64), 24, 1, 2)
+    repeated_codes(np.sort(pairs_headed_by(values, 24, group_starts, group_ends, 1, 0, 1, int(headed.sum()))), 2)
     signatures = np.zeros((1, 2), dtype=np.uint32)
     stored = signatures.copy()
     stored.flags.writeable = False  # signatures read from Parquet

@@ -49,6 +49,14 @@ def test_passage_pairs_equal_brute_force():
     assert {tuple(p) for p in got.tolist()} == want and (3, 70) in want  # across the two tables
     assert [tuple(p) for p in got.tolist()] == sorted(want)  # each pair once, a < b, in order
     assert (3, 70) in want and any(i < 60 for i, _ in want) and any(i >= 60 for i, _ in want)
+    # Fingerprints too wide to pack beside a row number take the general path; those `common` names are left out.
+    wide = pa.ListArray.from_arrays(pa.array(offsets), pa.array(np.concatenate(sets) + np.uint64(1 << 62)))
+    wide_tables = [pa.table({"shingles": wide.slice(0, 40)}), pa.table({"shingles": wide.slice(40)})]
+    wide_pairs = candidates.passage_pairs(wide_tables, sample=1, max_df=6, min_shared=2)
+    assert [tuple(p) for p in wide_pairs.tolist()] == sorted(want)
+    common = np.arange(1000, 1030, dtype=np.uint64)
+    without = candidates.passage_pairs(tables, sample=1, max_df=6, min_shared=2, common=common)
+    assert (3, 70) not in {tuple(p) for p in without.tolist()} and len(without) < len(want)
 
 
 def test_pairs_sharing_equal_brute_force_whatever_the_chunk_of_listed_pairs():
@@ -66,8 +74,10 @@ def test_pairs_sharing_equal_brute_force_whatever_the_chunk_of_listed_pairs():
         want = sorted(p for p, k in shared.items() if k >= min_shared)
         assert len(want) > 20
         # One pair at a time, a few documents' pairs at a time, and all at once: the same pairs, sorted.
+        packed, doc_bits = candidates.packed_entries(values, docs, n_docs)
+        packed.sort()
         for chunk in (1, 50, 1 << 20):
-            got = candidates.pairs_sharing(values, docs, n_docs, max_holders, min_shared, chunk=chunk)
+            got = candidates.pairs_sharing(packed, doc_bits, n_docs, max_holders, min_shared, chunk=chunk)
             assert [tuple(p) for p in got.tolist()] == want
 
 
@@ -268,11 +278,17 @@ def test_in_sorted_equals_isin():
     assert not candidates.in_sorted(ordered[:0], values[:3]).any()
 
 
-def test_entries_sort_by_value_then_doc_with_or_without_packing():
+def test_packed_entries_sort_by_value_then_doc_whatever_the_width_of_values():
     rng = np.random.default_rng(5)
     docs = rng.integers(0, 50, 500)
-    for top in (1 << 20, 1 << 63):  # fingerprints that pack into 40 bits, and wider values that cannot
+    for top in (1 << 20, 1 << 63):  # fingerprints that pack into 40 bits, and wider values packed by rank
         values = rng.integers(0, 40, 500).astype(np.uint64) * np.uint64(top // 64)
-        got_values, got_docs = candidates.by_value_then_doc(values, docs)
-        want = sorted(zip(values.tolist(), docs.tolist(), strict=True))
-        assert list(zip(got_values.tolist(), got_docs.tolist(), strict=True)) == want
+        packed, doc_bits = candidates.packed_entries(values, docs, 50)
+        packed.sort()
+        got_docs = (packed & np.uint64((1 << doc_bits) - 1)).astype(np.int64)
+        order = sorted(range(500), key=lambda i: (int(values[i]), int(docs[i])))
+        assert got_docs.tolist() == [int(docs[i]) for i in order]
+        ranks = packed >> np.uint64(doc_bits)  # values, or their ranks: equal exactly where the values are
+        assert [(a == b) for a, b in zip(ranks[1:], ranks[:-1], strict=True)] == [
+            values[i] == values[j] for i, j in zip(order[1:], order[:-1], strict=True)
+        ]
