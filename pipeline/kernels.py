@@ -1465,7 +1465,8 @@ def warm_up() -> float:
     sampled_entries(values, offsets, 4)
     packed_samples(values, offsets, 4, 0, 24, np.zeros(3, dtype=np.uint64), 0)
     group_starts, group_ends, headed = shared_value_groups(np.zeros(2, dtype=np.uint64), 24, 1, 2)
-    repeated_codes(np.sort(pairs_headed_by(values, 24, group_starts, group_ends, 1, 0, 1, int(headed.sum()))), 2)
+    packed = np.zeros(2, dtype=np.uint64)  # packed entries: written by the caller, so writable
+    repeated_codes(np.sort(pairs_headed_by(packed, 24, group_starts, group_ends, 1, 0, 1, int(headed.sum()))), 2)
     signatures = np.zeros((1, 2), dtype=np.uint32)
     stored = signatures.copy()
     stored.flags.writeable = False  # signatures read from Parquet
@@ -1473,7 +1474,8 @@ def warm_up() -> float:
         for right in (signatures, stored):
             signature_agreements(left, rows, right, rows)
     data = np.frombuffer(b"a b", dtype=np.uint8)  # Arrow buffers arrive read-only
-    translated_bytes(data, np.zeros(256, dtype=np.uint8))
+    for text in (data, data.copy()):  # Arrow's read-only buffers, and bytes built in numpy
+        translated_bytes(text, np.zeros(256, dtype=np.uint8))
     text_offsets = np.frombuffer(np.array([0, 3], dtype=np.int32).tobytes(), dtype=np.int32)
     first, wrapped, spans, _, flags = text_units(data, text_offsets, np.zeros(128, dtype=np.uint8), True)
     gathered_bytes(data, spans[:, 2].copy(), spans[:, 3].copy())
