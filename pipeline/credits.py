@@ -113,7 +113,7 @@ class _Gazetteer:
     canonical: dict[str, str]  # alias (as written, and casefolded for names) -> agency
     acronyms: frozenset[str]
     spellings: tuple[str, ...]  # what is searched, longest (in UTF-8) first: acronyms as written, names in 3 cases
-    openings: np.ndarray  # `kernels.alias_mentions`' lookup of the spellings by their first two bytes
+    filters: np.ndarray  # `kernels.alias_mentions`' lookup of the spellings (see `kernels.alias_filters`)
     heads: np.ndarray
     chain: np.ndarray
     alias_data: np.ndarray
@@ -139,13 +139,11 @@ def _gazetteer(extra: Extra = ()) -> _Gazetteer:
     if short:
         raise ValueError(f"agency aliases must be at least 2 bytes long in UTF-8: {short}")
     encoded = [a.encode("utf-8") for a in spellings]
-    openings = np.zeros(1 << 10, dtype=np.uint64)
     heads = np.full(1 << 16, -1, dtype=np.int32)
     chain = np.full(len(encoded), -1, dtype=np.int32)
     tails: dict[int, int] = {}
     for k, alias in enumerate(encoded):  # each list stays longest first
         key = (alias[0] << 8) | alias[1]
-        openings[key >> 6] |= np.uint64(1 << (key & 63))
         if key in tails:
             chain[tails[key]] = k
         else:
@@ -154,7 +152,14 @@ def _gazetteer(extra: Extra = ()) -> _Gazetteer:
     alias_offsets = np.concatenate([[0], np.cumsum([len(a) for a in encoded])]).astype(np.int64)
     alias_data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
     return _Gazetteer(
-        canonical, frozenset(acronyms), tuple(spellings), openings, heads, chain, alias_data, alias_offsets
+        canonical,
+        frozenset(acronyms),
+        tuple(spellings),
+        kernels.alias_filters(encoded),
+        heads,
+        chain,
+        alias_data,
+        alias_offsets,
     )
 
 
@@ -195,7 +200,7 @@ def mention_rows(texts: pa.Array, gaz: _Gazetteer) -> np.ndarray:
     while resume[0] < len(texts):
         out = np.empty((capacity, 7), dtype=np.int64)
         found = kernels.alias_mentions(
-            data, offsets, valid, gaz.openings, gaz.heads, gaz.chain, gaz.alias_data, gaz.alias_offsets, out, resume
+            data, offsets, valid, gaz.filters, gaz.heads, gaz.chain, gaz.alias_data, gaz.alias_offsets, out, resume
         )
         parts.append(out[:found])
     return np.concatenate(parts) if parts else np.zeros((0, 7), dtype=np.int64)

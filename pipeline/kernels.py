@@ -910,12 +910,42 @@ MENTION_AFTER = 41
 M_TEXT, M_CHAR_START, M_CHAR_END, M_ALIAS, M_WINDOW_START, M_WINDOW_END, M_WINDOW_CHAR = range(7)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _may_open_alias(filters: np.ndarray, key: int, four: int, whole: bool) -> bool:  # pragma: no cover - compiled
+    """Whether an alias may start where `key` holds the next two bytes and `four` the next four (`whole`: four
+    bytes are left in the string; when not, only an alias shorter than 4 bytes fits). See `alias_filters`."""
+    short = (filters[key >> 6] >> np.uint64(key & 63)) & np.uint64(1)
+    slot = (1 << 16) + _prefix_slot(four)
+    long = (filters[slot >> 6] >> np.uint64(slot & 63)) & np.uint64(1)
+    return (short | (long * np.uint64(whole))) != 0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _prefix_slot(four: int) -> int:  # pragma: no cover - compiled
+    """The bit of `alias_mentions`' prefix filter for four bytes read as one number (Fibonacci hashing, 16 bits)."""
+    return np.int64(((np.uint64(four) * np.uint64(0x9E3779B1)) & np.uint64(0xFFFFFFFF)) >> np.uint64(16))
+
+
+def alias_filters(aliases: list[bytes]) -> np.ndarray:
+    """`alias_mentions`' filters of these aliases (each at least 2 bytes), two bitmaps of 2**16 bits (8 KB each, in
+    the L1 cache) end to end: the first flags the first two bytes of those shorter than 4, the second the hashed
+    first four of the others."""
+    filters = np.zeros(2 << 10, dtype=np.uint64)
+    for alias in aliases:
+        if len(alias) < 4:
+            bit = (alias[0] << 8) | alias[1]
+        else:
+            bit = (1 << 16) + int(_prefix_slot(int.from_bytes(alias[:4], "big")))
+        filters[bit >> 6] |= np.uint64(1 << (bit & 63))
+    return filters
+
+
 @njit(cache=True, nogil=True)
 def alias_mentions(
     data: np.ndarray,
     offsets: np.ndarray,
     valid: np.ndarray,
-    openings: np.ndarray,
+    filters: np.ndarray,
     heads: np.ndarray,
     chain: np.ndarray,
     alias_data: np.ndarray,
@@ -927,13 +957,14 @@ def alias_mentions(
     skipped) as an alternation of literals finds them: at the leftmost position where any matches, the longest,
     then on from its end.
 
-    Aliases are alias_data[alias_offsets[k]:alias_offsets[k+1]], at least 2 bytes. Their first two bytes, read as
-    one 16-bit number, set a bit of `openings` (1,024 words: it stays in the L1 cache, where `heads` would not);
-    heads[those 16 bits] is the longest alias opening so and chain[k] the next (-1 ends a list). Each mention fills
-    a row of `out` (see the M_ columns): its string, its character span, its alias, and the byte span and first
-    character of the window of MENTION_BEFORE / MENTION_AFTER characters around it. Scanning starts at the string,
-    byte and character count in `resume` and, when `out` is full, stops there, writing them back for the next call
-    (string == len(offsets) - 1: done). Returns the rows filled."""
+    Aliases are alias_data[alias_offsets[k]:alias_offsets[k+1]], at least 2 bytes. `filters` (see `alias_filters`)
+    rule out nearly every position without a branch: the first two bytes of an alias shorter than 4, or the first
+    four of a longer one (a two-byte test alone let common pairs such as "in" and "re" through at 6% of positions).
+    heads[the first two bytes as one 16-bit number] is the longest alias opening so and chain[k] the next (-1 ends
+    a list). Each mention fills a row of `out` (see the M_ columns): its string, its character span, its alias, and
+    the byte span and first character of the window of MENTION_BEFORE / MENTION_AFTER characters around it.
+    Scanning starts at the string, byte and character count in `resume` and, when `out` is full, stops there,
+    writing them back for the next call (string == len(offsets) - 1: done). Returns the rows filled."""
     n_strings = len(offsets) - 1
     found = 0
     i, p, chars = resume[0], resume[1], resume[2]
@@ -942,11 +973,14 @@ def alias_mentions(
         counted = p  # `chars` counts the characters before this byte
         while valid[i] and p + 1 < end:
             key = (np.int64(data[p]) << 8) | np.int64(data[p + 1])
-            # Characters are counted where a mention needs the count; a tight loop runs to the next possible one.
-            while p + 2 < end and not (openings[key >> 6] >> np.uint64(key & 63)) & np.uint64(1):
+            four = (key << 16) | ((np.int64(data[p + 2]) << 8) | np.int64(data[p + 3]) if p + 3 < end else 0)
+            # Characters are counted where a mention needs the count; a tight loop runs to the next possible one
+            # while four bytes are left (no test of the string's end inside it).
+            while p + 4 < end and not _may_open_alias(filters, key, four, True):
                 p += 1
                 key = ((key << 8) | np.int64(data[p + 1])) & 0xFFFF
-            if (openings[key >> 6] >> np.uint64(key & 63)) & np.uint64(1):
+                four = ((four << 8) | np.int64(data[p + 3])) & 0xFFFFFFFF
+            if _may_open_alias(filters, key, four, p + 3 < end):
                 matched = -1
                 k = heads[key]
                 while k >= 0:
@@ -1490,7 +1524,7 @@ def warm_up() -> float:
 
     g = credits._gazetteer()
     out, resume, valid = np.empty((1, 7), dtype=np.int64), np.zeros(3, dtype=np.int64), np.ones(1, dtype=np.bool_)
-    alias_mentions(data, text_offsets, valid, g.openings, g.heads, g.chain, g.alias_data, g.alias_offsets, out, resume)
+    alias_mentions(data, text_offsets, valid, g.filters, g.heads, g.chain, g.alias_data, g.alias_offsets, out, resume)
     spaced_utf8(data, text_offsets, np.ones(128, dtype=np.uint8))
     permutation = np.ones(2, dtype=np.uint32)
     minhash_signatures(np.ones(2, dtype=np.uint64), np.array([0, 2], dtype=np.int64), permutation, permutation)

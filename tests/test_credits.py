@@ -131,7 +131,7 @@ def test_alias_mentions_resume_where_a_full_output_stopped():
     while resume[0] < len(texts):
         out = np.empty((3, 7), dtype=np.int64)  # full after three mentions
         found = kernels.alias_mentions(
-            data, offsets, valid, gaz.openings, gaz.heads, gaz.chain, gaz.alias_data, gaz.alias_offsets, out, resume
+            data, offsets, valid, gaz.filters, gaz.heads, gaz.chain, gaz.alias_data, gaz.alias_offsets, out, resume
         )
         rows += out[:found].tolist()
     assert len(rows) > 3
