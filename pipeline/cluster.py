@@ -16,6 +16,7 @@ import xxhash
 from pipeline import schema
 from pipeline.align import CLUSTERING_RELATIONS, PARTIAL
 from pipeline.config import ClusterConfig
+from pipeline.gcpause import gc_paused
 
 
 class _UnionFind:
@@ -55,6 +56,7 @@ def sorted_codes(values: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     return distinct, rank[encoded.indices.to_numpy()]
 
 
+@gc_paused
 def components(pairs: pa.Table, cfg: ClusterConfig) -> list[list[str]]:
     """Member lists (sorted) of every cluster with at least two members, largest first."""
     kept = pairs.filter(pc.is_in(pairs.column("relation"), pa.array(CLUSTERING_RELATIONS)))
