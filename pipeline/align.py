@@ -8,6 +8,7 @@ token hash), compiled and a batch of pairs at a time, never on whole texts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -212,26 +213,22 @@ class FeatureView:
 def shared_counts(view_a: FeatureView, view_b: FeatureView, rows_a: np.ndarray, rows_b: np.ndarray) -> np.ndarray:
     """Number of shared shingle fingerprints of each pair (view_a[rows_a[i]], view_b[rows_b[i]]), all at once: a
     compiled linear merge of the two sorted sets per pair (25x faster than merging them with one numpy sort)."""
-    return kernels.intersection_sizes(
-        view_a.shingle_values,
-        view_a.shingle_offsets,
-        np.ascontiguousarray(rows_a, dtype=np.int64),
-        view_b.shingle_values,
-        view_b.shingle_offsets,
-        np.ascontiguousarray(rows_b, dtype=np.int64),
-    )
+    return _over_shingles(kernels.intersection_sizes, view_a, view_b, rows_a, rows_b)
 
 
 def shared_count_bounds(view_a: FeatureView, view_b: FeatureView, rows_a: np.ndarray, rows_b: np.ndarray) -> np.ndarray:
     """An upper bound on each pair's shared shingle fingerprints, a few times cheaper than `shared_counts`
     (see `kernels.intersection_bounds`; fastest with pairs sorted by `rows_a`)."""
-    return kernels.intersection_bounds(
-        view_a.shingle_values,
-        view_a.shingle_offsets,
-        np.ascontiguousarray(rows_a, dtype=np.int64),
-        view_b.shingle_values,
-        view_b.shingle_offsets,
-        np.ascontiguousarray(rows_b, dtype=np.int64),
+    return _over_shingles(kernels.intersection_bounds, view_a, view_b, rows_a, rows_b)
+
+
+def _over_shingles(
+    kernel: Callable[..., np.ndarray], view_a: FeatureView, view_b: FeatureView, rows_a: np.ndarray, rows_b: np.ndarray
+) -> np.ndarray:
+    """`kernel` (a pair kernel over two sets of sorted fingerprint lists) on the pairs' shingles."""
+    rows_a, rows_b = (np.ascontiguousarray(rows, dtype=np.int64) for rows in (rows_a, rows_b))
+    return kernel(
+        view_a.shingle_values, view_a.shingle_offsets, rows_a, view_b.shingle_values, view_b.shingle_offsets, rows_b
     )
 
 
