@@ -9,7 +9,6 @@ answer), so no Python loop touches a shingle.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -19,7 +18,7 @@ import xxhash
 
 from pipeline import kernels, schema
 from pipeline.config import Config
-from pipeline.normalize import body_tokens, normalize_documents, quote_offsets
+from pipeline.normalize import BodyTokens, body_tokens, normalize_documents, quote_offsets
 
 if TYPE_CHECKING:
     from pipeline.boilerplate import BoilerplateIndex
@@ -36,25 +35,13 @@ def fmix64(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint64(33))
 
 
-@dataclass
-class TokenHashes:
-    """Token hashes of a batch of documents, flat, with `offsets[i]:offsets[i+1]` belonging to document i, and
-    each token's character offsets in its body."""
-
-    values: np.ndarray  # uint64
-    offsets: np.ndarray  # int64, len = docs + 1
-    starts: np.ndarray | None = None  # int32
-    ends: np.ndarray | None = None
+def token_hashes(bodies: pa.Array) -> BodyTokens:
+    """xxh3-64 of the matching form of every token of every body, with each token's offsets in its body: the
+    signatures stage's name for `normalize.body_tokens`, which finds and hashes them in one pass."""
+    return body_tokens(bodies)
 
 
-def token_hashes(bodies: pa.Array) -> TokenHashes:
-    """xxh3-64 of the matching form of every token of every body, with each token's offsets in its body (see
-    `normalize.body_tokens`)."""
-    tokens = body_tokens(bodies)
-    return TokenHashes(tokens.values, tokens.offsets, tokens.starts, tokens.ends)
-
-
-def sequence_hashes(tokens: TokenHashes) -> np.ndarray:
+def sequence_hashes(tokens: BodyTokens) -> np.ndarray:
     """One hash per document of its whole token sequence: equal exactly when the bodies read the same once case,
     punctuation and spacing are set aside (the `exact` relation)."""
     n_docs = len(tokens.offsets) - 1
@@ -73,7 +60,7 @@ def text_offsets(body_offsets: np.ndarray, token_offsets: np.ndarray, body_map: 
     return kernels.shifted_offsets(body_offsets, token_offsets.astype(np.int64), piece_offsets, body_start, text_start)
 
 
-def shingle_hashes(tokens: TokenHashes, k: int) -> tuple[np.ndarray, np.ndarray]:
+def shingle_hashes(tokens: BodyTokens, k: int) -> tuple[np.ndarray, np.ndarray]:
     """64-bit hashes of every k-token shingle (one shingle of all tokens for a document shorter than k),
     flat with per-document offsets.
 
